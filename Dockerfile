@@ -1,0 +1,10 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HFD_DATA_DIR=/data
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --no-input
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "hfdatasets.asgi:application"]

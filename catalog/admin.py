@@ -1,0 +1,62 @@
+from django.contrib import admin, messages
+from django.template.defaultfilters import filesizeformat
+
+from catalog import services
+from catalog.models import Dataset
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "repo_id", "source", "status", "progress", "size", "total_samples", "owner", "created_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["name", "repo_id"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id", "status", "downloaded_bytes", "total_bytes", "total_samples", "resolved_revision", "local_path",
+        "size_on_disk", "features", "column_stats", "error_message", "heartbeat_at", "started_at",
+        "finished_at", "created_at", "updated_at",
+    ]
+    fields = ["name", "source", "repo_id", "config", "owner"] + readonly_fields
+    actions = ["cancel_selected", "retry_selected"]
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        done = filesizeformat(obj.downloaded_bytes)
+        if obj.total_bytes:
+            return f"{done} / {filesizeformat(obj.total_bytes)} ({obj.progress_percent:.0f}%)"
+        return done
+
+    @admin.display(description="Size on disk", ordering="size_on_disk")
+    def size(self, obj):
+        return filesizeformat(obj.size_on_disk) if obj.size_on_disk is not None else "—"
+
+    def has_add_permission(self, request):
+        # New datasets come from the download form, the import form or the API, which validate and queue them.
+        return False
+
+    def delete_model(self, request, obj):
+        services.delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for dataset in queryset:
+            services.delete(dataset)
+
+    def _apply(self, request, queryset, action, verb):
+        done = 0
+        for dataset in queryset:
+            try:
+                action(dataset)
+                done += 1
+            except (services.TransitionNotAllowed, services.AlreadyExists) as exc:
+                self.message_user(request, f"{dataset.name}: {exc}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{verb} {done} dataset(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected datasets")
+    def cancel_selected(self, request, queryset):
+        self._apply(request, queryset, services.cancel, "Cancelled")
+
+    @admin.action(description="Retry selected datasets")
+    def retry_selected(self, request, queryset):
+        self._apply(request, queryset, services.retry, "Queued")

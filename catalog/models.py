@@ -1,0 +1,104 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Dataset(models.Model):
+    """One dataset in the catalog: a Hub download or a local import, and its Arrow copy on disk.
+
+    Status changes go through catalog.services, never by assigning `status` directly.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DOWNLOADING = "downloading", "Downloading"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Source(models.TextChoices):
+        HUGGINGFACE = "huggingface", "Hugging Face Hub"
+        LOCAL = "local", "Local file"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.DOWNLOADING, Status.PROCESSING)
+    # A request for the same thing in one of these states reuses the existing record.
+    REUSABLE_STATUSES = ACTIVE_STATUSES + (Status.READY,)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=255)
+    source = models.CharField(max_length=20, choices=Source, default=Source.HUGGINGFACE)
+    repo_id = models.CharField(max_length=200, blank=True)
+    local_path = models.CharField(max_length=1024, blank=True, help_text="Arrow folder, once ready.")
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    total_samples = models.PositiveBigIntegerField(null=True, blank=True)
+    downloaded_bytes = models.PositiveBigIntegerField(default=0)
+    total_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="subset, split, revision, max_samples")
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+    )
+    # Identifies "the same request" (repo, subset, split, revision, cap) so it is never downloaded twice.
+    request_key = models.CharField(max_length=600, blank=True, editable=False)
+    resolved_revision = models.CharField(max_length=64, blank=True, help_text="Commit sha the download pinned.")
+    features = models.JSONField(default=list, blank=True, help_text="[{name, type}] in column order")
+    column_stats = models.JSONField(default=dict, blank=True)
+    size_on_disk = models.PositiveBigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A running download stamps this; a stale stamp means its worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Which run owns the record now; a run that lost it stops writing.
+    run_id = models.CharField(max_length=64, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="dataset_status_created"),
+            models.Index(fields=["source", "-created_at"], name="dataset_source_created"),
+            models.Index(fields=["-created_at"], name="dataset_created"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_key"],
+                condition=Q(status__in=["pending", "downloading", "processing", "ready"]) & ~Q(request_key=""),
+                name="dataset_one_live_per_request",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def subset(self):
+        return self.config.get("subset") or ""
+
+    @property
+    def split(self):
+        return self.config.get("split") or ""
+
+    @property
+    def revision(self):
+        return self.config.get("revision") or ""
+
+    @property
+    def max_samples(self):
+        return self.config.get("max_samples")
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def progress_percent(self):
+        if self.status == self.Status.READY:
+            return 100.0
+        if not self.total_bytes:
+            return 0.0
+        return round(min(100.0, 100.0 * self.downloaded_bytes / self.total_bytes), 1)

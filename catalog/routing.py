@@ -1,0 +1,3 @@
+"""WebSocket URL routes (filled in by the live progress work)."""
+
+websocket_urlpatterns = []

@@ -1,0 +1,113 @@
+"""Disk layout and path safety. Every path under the data directory is built here.
+
+    DATA_DIR/datasets/<uuid>/
+        downloads/<repo path>          finished files fetched from the Hub
+        downloads/<repo path>.partial  a file being fetched; kept across crashes to resume
+        arrow/                         the finished Arrow dataset (load_from_disk opens it)
+        arrow.tmp-*/                   being written; renamed to arrow/ only when complete
+        upload/                        a local file given to the import API
+"""
+
+import os
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+
+class UnsafePath(ValueError):
+    """A path that would leave the folder it must stay in."""
+
+
+def data_dir():
+    return Path(settings.DATA_DIR)
+
+
+def datasets_root():
+    return data_dir() / "datasets"
+
+
+def dataset_dir(dataset_id):
+    # The id is a UUID: parse it so nothing else can become a folder name.
+    return datasets_root() / str(uuid.UUID(str(dataset_id)))
+
+
+def downloads_dir(dataset_id):
+    return dataset_dir(dataset_id) / "downloads"
+
+
+def arrow_dir(dataset_id):
+    return dataset_dir(dataset_id) / "arrow"
+
+
+def upload_dir(dataset_id):
+    return dataset_dir(dataset_id) / "upload"
+
+
+def safe_join(root, relative):
+    """Join a relative path (e.g. a file name from the Hub) below root, refusing any escape."""
+    rel = PurePosixPath(str(relative).replace("\\", "/"))
+    if rel.is_absolute() or not rel.parts or any(part in ("..", "") for part in rel.parts):
+        raise UnsafePath(f"Refusing unsafe path {relative!r}.")
+    root = Path(root).resolve()
+    target = (root / Path(*rel.parts)).resolve()
+    if root != target and root not in target.parents:
+        raise UnsafePath(f"Refusing path {relative!r}: it leaves {root}.")
+    return target
+
+
+def is_within(path, roots):
+    """True if path (resolved, links followed) lies inside one of roots."""
+    path = Path(path).resolve()
+    return any(path == Path(r).resolve() or Path(r).resolve() in path.parents for r in roots)
+
+
+def new_temp_dir(final_dir):
+    """A fresh sibling folder to build into, later moved onto final_dir by publish_dir."""
+    final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    temp = final_dir.with_name(f"{final_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    temp.mkdir()
+    return temp
+
+
+def publish_dir(temp_dir, final_dir):
+    """Put a completely written folder in place with a rename, so readers never see half of it."""
+    final_dir = Path(final_dir)
+    if final_dir.exists():
+        old = final_dir.with_name(f"{final_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(final_dir, old)
+        os.replace(temp_dir, final_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(temp_dir, final_dir)
+    return final_dir
+
+
+def remove_temp_dirs(final_dir):
+    final_dir = Path(final_dir)
+    if final_dir.parent.exists():
+        for leftover in final_dir.parent.glob(f"{final_dir.name}.tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_dataset_files(dataset_id):
+    shutil.rmtree(dataset_dir(dataset_id), ignore_errors=True)
+
+
+def folder_size(path):
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def free_space():
+    root = data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return shutil.disk_usage(root).free

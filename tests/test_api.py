@@ -1,0 +1,238 @@
+import uuid
+
+import pytest
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
+from rest_framework.test import APIClient
+
+from catalog import storage
+from catalog.models import Dataset
+
+DOWNLOAD_URL = "/api/v1/datasets/download/"
+
+
+@pytest.fixture
+def broker():
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()
+
+
+def queued_tasks(broker):
+    tasks = []
+    while broker.queue_size():
+        for ack_id, payload in broker.dequeue() or []:
+            tasks.append(SignedPackage.loads(payload))
+            broker.acknowledge(ack_id)
+    return tasks
+
+
+def test_download_creates_pending_record_and_queues_after_commit(
+    api_client, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api_client.post(
+            DOWNLOAD_URL,
+            {"repo_id": "acme/multi", "subset": "extra", "split": "test", "revision": "main", "max_samples": 10},
+            format="json",
+        )
+        # Nothing reaches the queue before the transaction commits.
+        assert broker.queue_size() == 0
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "pending"
+    assert body["config"] == {"subset": "extra", "split": "test", "revision": "main", "max_samples": 10}
+    assert body["owner"] == "alice"
+    assert len(callbacks) == 1
+    callbacks[0]()
+    tasks = queued_tasks(broker)
+    assert [(t["func"], t["args"]) for t in tasks] == [("catalog.tasks.download_dataset", (body["id"],))]
+
+
+def test_identical_request_returns_existing_record(api_client, broker, django_capture_on_commit_callbacks):
+    payload = {"repo_id": "acme/multi", "split": "train"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_client.post(DOWNLOAD_URL, payload, format="json")
+        second = api_client.post(DOWNLOAD_URL, payload, format="json")
+    assert first.status_code == 202
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+    assert Dataset.objects.count() == 1
+    assert len(queued_tasks(broker)) == 1
+
+
+def test_different_cap_is_a_different_dataset(api_client):
+    a = api_client.post(DOWNLOAD_URL, {"repo_id": "acme/multi", "split": "train"}, format="json")
+    b = api_client.post(DOWNLOAD_URL, {"repo_id": "acme/multi", "split": "train", "max_samples": 5}, format="json")
+    assert a.status_code == b.status_code == 202
+    assert a.json()["id"] != b.json()["id"]
+
+
+def test_download_defaults(api_client):
+    body = api_client.post(DOWNLOAD_URL, {"repo_id": "squad"}, format="json").json()
+    assert body["config"] == {"subset": "", "split": "train", "revision": "", "max_samples": None}
+    assert body["name"] == "squad train"
+    assert body["source"] == "huggingface"
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("repo_id", ""),
+        ("repo_id", "a/b/c"),
+        ("repo_id", "../etc"),
+        ("repo_id", "acme/..x"),
+        ("repo_id", "acme/na me"),
+        ("repo_id", "acme/na\tme"),
+        ("repo_id", "acme/-name"),
+        ("repo_id", "acme/name."),
+        ("repo_id", "acme/na--me"),
+        ("repo_id", "acme/" + "x" * 97),
+        ("repo_id", "acme/na$me"),
+        ("subset", "../x"),
+        ("subset", "a/b"),
+        ("subset", "a b"),
+        ("split", "train;rm"),
+        ("split", ""),
+        ("split", ".hidden"),
+        ("revision", "../main"),
+        ("revision", "a//b"),
+        ("revision", "main branch"),
+        ("revision", "/abs"),
+        ("max_samples", 0),
+        ("max_samples", -3),
+        ("max_samples", "ten"),
+        ("max_samples", 1.5),
+    ],
+)
+def test_download_rejects_bad_input_naming_the_field(api_client, field, value):
+    payload = {"repo_id": "acme/multi", "split": "train", field: value}
+    response = api_client.post(DOWNLOAD_URL, payload, format="json")
+    assert response.status_code == 400
+    errors = response.json()
+    assert list(errors) == [field], errors
+    assert errors[field][0]
+    assert Dataset.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "repo_id", ["squad", "acme/multi", "Org-1/data_set.v2", "a/b", "x" * 96, "user/" + "y" * 96]
+)
+def test_download_accepts_valid_repo_ids(api_client, repo_id):
+    response = api_client.post(DOWNLOAD_URL, {"repo_id": repo_id}, format="json")
+    assert response.status_code == 202, response.content
+
+
+def test_surrounding_whitespace_is_trimmed(api_client):
+    response = api_client.post(DOWNLOAD_URL, {"repo_id": "  acme/multi\n", "split": " train "}, format="json")
+    assert response.status_code == 202
+    assert response.json()["repo_id"] == "acme/multi"
+    assert response.json()["split"] == "train"
+
+
+def test_revision_may_be_a_branch_with_slashes_or_a_sha(api_client):
+    for revision in ("refs/convert/parquet", "a" * 40, "v1.0"):
+        response = api_client.post(DOWNLOAD_URL, {"repo_id": "acme/multi", "revision": revision}, format="json")
+        assert response.status_code == 202, response.content
+
+
+def test_list_is_paginated_newest_first(api_client, make_dataset):
+    made = [make_dataset(name=f"set {i}", request_key=str(i)) for i in range(30)]
+    body = api_client.get("/api/v1/datasets/").json()
+    assert body["count"] == 30
+    assert len(body["results"]) == 25
+    assert body["next"]
+    assert [d["id"] for d in body["results"]] == [str(d.pk) for d in reversed(made)][:25]
+
+
+def test_list_filters_by_status_and_source(api_client, make_dataset):
+    ready = make_dataset(name="r", status=Dataset.Status.READY)
+    make_dataset(name="f", status=Dataset.Status.FAILED)
+    local = make_dataset(name="l", source=Dataset.Source.LOCAL, repo_id="", status=Dataset.Status.READY)
+    by_status = api_client.get("/api/v1/datasets/?status=ready").json()["results"]
+    assert {d["id"] for d in by_status} == {str(ready.pk), str(local.pk)}
+    by_source = api_client.get("/api/v1/datasets/?source=local").json()["results"]
+    assert [d["id"] for d in by_source] == [str(local.pk)]
+
+
+def test_list_rejects_unknown_filter_values(api_client):
+    response = api_client.get("/api/v1/datasets/?status=done")
+    assert response.status_code == 400
+    assert "status" in response.json()
+    response = api_client.get("/api/v1/datasets/?source=ftp")
+    assert response.status_code == 400
+    assert "source" in response.json()
+
+
+def test_list_search_matches_name_and_repo_id(api_client, make_dataset):
+    a = make_dataset(name="Movie reviews", repo_id="stanfordnlp/imdb")
+    b = make_dataset(name="questions", repo_id="rajpurkar/squad")
+    make_dataset(name="other", repo_id="x/y")
+    assert [d["id"] for d in api_client.get("/api/v1/datasets/?search=movie").json()["results"]] == [str(a.pk)]
+    assert [d["id"] for d in api_client.get("/api/v1/datasets/?search=SQUAD").json()["results"]] == [str(b.pk)]
+
+
+def test_detail_and_404(api_client, make_dataset):
+    dataset = make_dataset()
+    body = api_client.get(f"/api/v1/datasets/{dataset.pk}/").json()
+    assert body["id"] == str(dataset.pk)
+    assert body["status"] == "pending"
+    assert body["progress_percent"] == 0.0
+    assert api_client.get(f"/api/v1/datasets/{uuid.uuid4()}/").status_code == 404
+    assert api_client.get("/api/v1/datasets/not-a-uuid/").status_code == 404
+
+
+def test_delete_removes_record_and_files(api_client, make_dataset):
+    dataset = make_dataset(status=Dataset.Status.READY)
+    folder = storage.arrow_dir(dataset.pk)
+    folder.mkdir(parents=True)
+    (folder / "data-00000-of-00001.arrow").write_bytes(b"x" * 100)
+    response = api_client.delete(f"/api/v1/datasets/{dataset.pk}/")
+    assert response.status_code == 204
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+    assert not storage.dataset_dir(dataset.pk).exists()
+
+
+def test_delete_unknown_is_404(api_client):
+    assert api_client.delete(f"/api/v1/datasets/{uuid.uuid4()}/").status_code == 404
+
+
+def test_cancel_and_retry_endpoints(api_client, make_dataset):
+    dataset = make_dataset(status=Dataset.Status.DOWNLOADING)
+    response = api_client.post(f"/api/v1/datasets/{dataset.pk}/cancel/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    # Cancelling twice is a conflict with a message, not a crash.
+    again = api_client.post(f"/api/v1/datasets/{dataset.pk}/cancel/")
+    assert again.status_code == 409
+    assert "cancelled" in again.json()["detail"]
+    response = api_client.post(f"/api/v1/datasets/{dataset.pk}/retry/")
+    assert response.status_code == 202
+    assert response.json()["status"] == "pending"
+
+
+def test_retry_of_ready_dataset_is_refused(api_client, make_dataset):
+    dataset = make_dataset(status=Dataset.Status.READY)
+    response = api_client.post(f"/api/v1/datasets/{dataset.pk}/retry/")
+    assert response.status_code == 409
+    assert "ready" in response.json()["detail"]
+
+
+def test_anonymous_requests_are_refused(db):
+    client = APIClient()
+    assert client.get("/api/v1/datasets/").status_code == 403
+    assert client.post(DOWNLOAD_URL, {"repo_id": "acme/multi"}, format="json").status_code == 403
+
+
+def test_openapi_schema_is_served(api_client):
+    response = api_client.get("/api/v1/schema/")
+    assert response.status_code == 200
+    assert b"/api/v1/datasets/download/" in response.content
+
+
+def test_browsable_api_renders(client, user):
+    client.force_login(user)
+    response = client.get("/api/v1/datasets/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Dataset List" in response.content
