@@ -1,20 +1,133 @@
 """Progress reporting: the only place that writes download progress and announces changes.
 
-The live-update transport (WebSocket groups) hooks in here, so every sender goes through it.
+A download calls `ProgressReporter.add(n)` for every chunk; the reporter writes the byte count
+to the database and sends a live update at most every HFD_PROGRESS_INTERVAL seconds. Status
+changes (made by catalog.services) are announced at once. Every live message goes through
+`catalog.live.broadcast`, which never raises: if the live transport is down, downloads go on.
 """
 
 import logging
+import threading
+import time
+
+from django.conf import settings
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
 
+class DownloadStopped(Exception):
+    """The record is no longer ours to write: cancelled, deleted, or taken by another run."""
+
+
+def dataset_state(dataset, bytes_per_second=None, eta_seconds=None):
+    """The message body that live clients receive for a dataset."""
+    return {
+        "id": str(dataset.pk),
+        "name": dataset.name,
+        "repo_id": dataset.repo_id,
+        "subset": dataset.subset,
+        "split": dataset.split,
+        "status": dataset.status,
+        "downloaded_bytes": dataset.downloaded_bytes,
+        "total_bytes": dataset.total_bytes,
+        "percent": dataset.progress_percent,
+        "bytes_per_second": bytes_per_second,
+        "eta_seconds": eta_seconds,
+        "total_samples": dataset.total_samples,
+        "error_message": dataset.error_message,
+        "updated_at": dataset.updated_at.isoformat() if dataset.updated_at else None,
+    }
+
+
+def _broadcast(event, dataset_id, state):
+    from catalog import live
+
+    live.broadcast(event, str(dataset_id), state)
+
+
 def announce_created(dataset):
-    pass
+    _broadcast("created", dataset.pk, dataset_state(dataset))
 
 
 def announce_status(dataset):
-    pass
+    _broadcast("status", dataset.pk, dataset_state(dataset))
 
 
 def announce_deleted(dataset_id):
-    pass
+    _broadcast("deleted", dataset_id, {"id": str(dataset_id)})
+
+
+class ProgressReporter:
+    """Counts bytes for one download run; thread-safe (several files download at once).
+
+    `downloaded_bytes` only grows and never passes `total_bytes`. A flush is a conditional
+    UPDATE that only matches while the record is still downloading under this run, so a cancel,
+    a delete or a newer run stops this one at its next flush (DownloadStopped).
+    """
+
+    def __init__(self, dataset, run_id, already_done=0, interval=None):
+        self.dataset = dataset
+        self.run_id = run_id
+        self.total = dataset.total_bytes or 0
+        self.done = min(already_done, self.total) if self.total else already_done
+        self.interval = settings.HFD_PROGRESS_INTERVAL if interval is None else interval
+        self._lock = threading.Lock()
+        self._last_flush = 0.0
+        self._stopped = False
+        # (time, bytes) samples over the last few seconds, for the speed estimate.
+        self._samples = [(time.monotonic(), self.done)]
+
+    def add(self, nbytes):
+        with self._lock:
+            if self._stopped:
+                raise DownloadStopped()
+            self.done += nbytes
+            if self.total:
+                self.done = min(self.done, self.total)
+            due = time.monotonic() - self._last_flush >= self.interval
+        if due:
+            self.flush()
+
+    def set_done(self, nbytes):
+        """Correct the count after a file was found complete or restarted; never goes down."""
+        with self._lock:
+            self.done = max(self.done, min(nbytes, self.total) if self.total else nbytes)
+
+    def check(self):
+        """Flush if due, so a stalled download still notices a cancel. Raises DownloadStopped."""
+        if time.monotonic() - self._last_flush >= self.interval:
+            self.flush()
+        elif self._stopped:
+            raise DownloadStopped()
+
+    def speed(self):
+        now = time.monotonic()
+        with self._lock:
+            self._samples.append((now, self.done))
+            self._samples = [s for s in self._samples if now - s[0] <= 5.0] or self._samples[-1:]
+            (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+        if t1 - t0 < 0.2:
+            return None, None
+        rate = (b1 - b0) / (t1 - t0)
+        eta = round((self.total - b1) / rate, 1) if rate > 0 and self.total else None
+        return round(rate), eta
+
+    def flush(self):
+        from catalog.models import Dataset
+
+        with self._lock:
+            done = self.done
+            self._last_flush = time.monotonic()
+        now = timezone.now()
+        updated = Dataset.objects.filter(
+            pk=self.dataset.pk, status=Dataset.Status.DOWNLOADING, run_id=self.run_id
+        ).update(downloaded_bytes=done, heartbeat_at=now, updated_at=now)
+        if not updated:
+            with self._lock:
+                self._stopped = True
+            raise DownloadStopped()
+        self.dataset.downloaded_bytes = done
+        self.dataset.updated_at = now
+        rate, eta = self.speed()
+        _broadcast("progress", self.dataset.pk, dataset_state(self.dataset, rate, eta))
