@@ -1,0 +1,112 @@
+"""Start real worker (django-q2 qcluster) and web (daphne) processes for end-to-end tests.
+
+The processes use the test database and the test's data directory, so tests that use them
+must use `transactional_db` (rows must be committed to be seen by another process).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
+    """Poll predicate until it returns something truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def test_database_url():
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+def subprocess_env(**extra):
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": test_database_url(),
+            "HFD_DATA_DIR": str(settings.DATA_DIR),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ManagedProcess:
+    """A child process in its own process group, with its output in a log file."""
+
+    def __init__(self, args, env, log_path):
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def output(self):
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self):
+        """SIGKILL the whole group, as a crash or the OOM killer would."""
+        self._signal(signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def stop(self, timeout=15):
+        if self.popen.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+    def _signal(self, sig):
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def start_worker(tmp_path, name="worker", **env):
+    return ManagedProcess(
+        [sys.executable, "manage.py", "qcluster"], subprocess_env(**env), Path(tmp_path) / f"{name}.log"
+    )
+
+
+def start_daphne(tmp_path, port, **env):
+    return ManagedProcess(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "hfdatasets.asgi:application"],
+        subprocess_env(**env),
+        Path(tmp_path) / "daphne.log",
+    )
