@@ -6,9 +6,16 @@ two processes racing (a worker finishing while a person cancels) cannot both win
 """
 
 import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from catalog import progress, storage
 from catalog.models import Dataset
@@ -92,20 +99,6 @@ def request_download(repo_id, *, split, subset="", revision="", max_samples=None
     return dataset, True
 
 
-def create_local(*, name, source_path, file_format, owner=None):
-    """Create a pending local dataset whose file is already under the data directory, and queue it."""
-    with transaction.atomic():
-        dataset = Dataset.objects.create(
-            name=name,
-            source=Dataset.Source.LOCAL,
-            config={"source_path": str(source_path), "format": file_format, "split": "train"},
-            owner=owner,
-        )
-        queue_task(dataset)
-    progress.announce_created(dataset)
-    return dataset
-
-
 def queue_task(dataset):
     """Queue the dataset's work once the surrounding transaction commits.
 
@@ -118,9 +111,10 @@ def queue_task(dataset):
     transaction.on_commit(lambda: async_task(func, dataset_id, task_name=f"dataset-{dataset_id}"))
 
 
-def transition(dataset, new_status, **fields):
+def transition(dataset, new_status, only_run=None, **fields):
     """Move dataset to new_status if allowed and if nobody changed its status meanwhile.
 
+    With only_run (a run id), only that download run may make the change (a run that lost its claim cannot).
     Extra fields are written in the same UPDATE. Raises TransitionNotAllowed otherwise.
     """
     current = dataset.status
@@ -129,9 +123,10 @@ def transition(dataset, new_status, **fields):
     now = timezone.now()
     if new_status in (Status.READY, Status.FAILED, Status.CANCELLED):
         fields.setdefault("finished_at", now)
-    updated = Dataset.objects.filter(pk=dataset.pk, status=current).update(
-        status=new_status, updated_at=now, **fields
-    )
+    matching = Dataset.objects.filter(pk=dataset.pk, status=current)
+    if only_run is not None:
+        matching = matching.filter(run_id=only_run)
+    updated = matching.update(status=new_status, updated_at=now, **fields)
     if not updated:
         latest = Dataset.objects.filter(pk=dataset.pk).values_list("status", flat=True).first()
         raise TransitionNotAllowed(
@@ -182,3 +177,158 @@ def delete(dataset):
     # A worker still writing notices the record is gone and removes what it wrote after this.
     storage.remove_dataset_files(dataset_id)
     progress.announce_deleted(dataset_id)
+
+
+# --- Running downloads ------------------------------------------------------------------
+
+
+def stale_before():
+    return timezone.now() - timedelta(seconds=settings.HFD_HEARTBEAT_STALE_SECONDS)
+
+
+def claim(dataset_id, start_status=Status.DOWNLOADING):
+    """Take a dataset for one run, or return None if it is not ours to run.
+
+    Claimable: pending, or downloading/processing with a stale heartbeat (its worker died).
+    The conditional UPDATE makes the claim atomic: two workers never run the same dataset.
+    """
+    run_id = uuid.uuid4().hex
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING) | (
+        Q(status__in=[Status.DOWNLOADING, Status.PROCESSING])
+        & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+    )
+    updated = (
+        Dataset.objects.filter(pk=dataset_id)
+        .filter(claimable)
+        .update(
+            status=start_status,
+            run_id=run_id,
+            heartbeat_at=now,
+            updated_at=now,
+            started_at=Coalesce("started_at", now),
+            error_message="",
+        )
+    )
+    if not updated:
+        return None
+    dataset = Dataset.objects.get(pk=dataset_id)
+    progress.announce_status(dataset)
+    return dataset
+
+
+def save_run_fields(dataset, run_id, **fields):
+    """Write fields of a running download (e.g. its plan) if the run still owns the record."""
+    now = timezone.now()
+    updated = Dataset.objects.filter(pk=dataset.pk, run_id=run_id, status=dataset.status).update(
+        heartbeat_at=now, updated_at=now, **fields
+    )
+    if not updated:
+        raise progress.DownloadStopped()
+    for field, value in fields.items():
+        setattr(dataset, field, value)
+
+
+def fail(dataset, message, run_id=None):
+    """Mark a running dataset failed with a message a person can act on (no-op if it was cancelled)."""
+    try:
+        transition(dataset, Status.FAILED, only_run=run_id, error_message=message[:4000], heartbeat_at=None)
+    except TransitionNotAllowed:
+        logger.info("Dataset %s not marked failed: it changed meanwhile (%s)", dataset.pk, message)
+
+
+def recover_stale():
+    """Re-queue datasets whose worker died (stale heartbeat) or whose queued task was lost.
+
+    Runs when a worker starts and every minute. A stale run goes back to pending, so it is
+    queued once; queueing twice would still be harmless, as claim() lets only one run through.
+    """
+    requeued = []
+    stale = Dataset.objects.filter(
+        Q(status__in=[Status.DOWNLOADING, Status.PROCESSING])
+        & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+    )
+    for dataset in stale:
+        with transaction.atomic():
+            try:
+                transition(dataset, Status.PENDING, only_run=dataset.run_id, heartbeat_at=None)
+            except TransitionNotAllowed:
+                continue  # It moved on meanwhile.
+            queue_task(dataset)
+            requeued.append(dataset.pk)
+    # A pending record untouched for long: its task may have been lost with a worker (Redis broker).
+    lost_before = timezone.now() - timedelta(seconds=5 * settings.HFD_HEARTBEAT_STALE_SECONDS)
+    for dataset in Dataset.objects.filter(status=Status.PENDING, updated_at__lt=lost_before):
+        with transaction.atomic():
+            if Dataset.objects.filter(pk=dataset.pk, status=Status.PENDING, updated_at=dataset.updated_at).update(
+                updated_at=timezone.now()
+            ):
+                queue_task(dataset)
+                requeued.append(dataset.pk)
+    if requeued:
+        logger.info("Re-queued %d dataset(s) whose worker or task was lost: %s", len(requeued), requeued)
+    return requeued
+
+
+# --- Local imports ------------------------------------------------------------------------
+
+IMPORT_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+class ImportRefused(Exception):
+    """A local import that cannot be accepted; `field` names the input at fault."""
+
+    def __init__(self, message, field):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def import_format(filename, field):
+    suffix = Path(filename).suffix.lower()
+    if suffix not in IMPORT_FORMATS:
+        raise ImportRefused(
+            f"'{Path(filename).name}' is not a supported file; use .csv, .json, .jsonl or .parquet.", field
+        )
+    return IMPORT_FORMATS[suffix]
+
+
+def import_local(*, name="", uploaded_file=None, path=None, owner=None):
+    """Create a local dataset from an uploaded file or a file under HFD_IMPORT_ROOTS, and queue it."""
+    if bool(uploaded_file) == bool(path):
+        raise ImportRefused("Give either a file to upload or a path on the server, not both.", "file")
+    if uploaded_file:
+        file_format = import_format(uploaded_file.name, "file")
+        if uploaded_file.size > settings.HFD_MAX_UPLOAD_BYTES:
+            raise ImportRefused(f"The file is larger than the {settings.HFD_MAX_UPLOAD_BYTES:,} bytes allowed.", "file")
+        filename = get_valid_filename(Path(uploaded_file.name).name)
+        dataset_id = uuid.uuid4()
+        target = storage.safe_join(storage.upload_dir(dataset_id), filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
+        source, label = target, filename
+    else:
+        file_format = import_format(path, "path")
+        roots = settings.HFD_IMPORT_ROOTS
+        if not roots:
+            raise ImportRefused("Importing from server paths is switched off (HFD_IMPORT_ROOTS is empty).", "path")
+        if not storage.is_within(path, roots):
+            allowed = ", ".join(str(r) for r in roots)
+            raise ImportRefused(f"'{path}' is outside the allowed import folders ({allowed}).", "path")
+        source = Path(path).resolve()
+        if not source.is_file():
+            raise ImportRefused(f"'{path}' does not exist or is not a file.", "path")
+        dataset_id, label = uuid.uuid4(), source.name
+    with transaction.atomic():
+        dataset = Dataset.objects.create(
+            id=dataset_id,
+            name=name or label,
+            source=Dataset.Source.LOCAL,
+            config={"source_path": str(source), "format": file_format, "split": "train"},
+            owner=owner,
+        )
+        queue_task(dataset)
+    progress.announce_created(dataset)
+    return dataset

@@ -68,6 +68,10 @@ HF_TOKEN = os.environ.get("HF_TOKEN") or None
 # Download tuning.
 HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 4)
 HFD_MAX_FAULT_RETRIES = env_int("HFD_MAX_FAULT_RETRIES", 5)
+# First pause between retries of a transient fault; doubles each time (capped at 30 s).
+HFD_RETRY_BACKOFF = float(os.environ.get("HFD_RETRY_BACKOFF", "1.0"))
+# Seconds without a byte from the Hub before a transfer counts as failed (and is retried).
+HFD_HTTP_TIMEOUT = float(os.environ.get("HFD_HTTP_TIMEOUT", "30"))
 HFD_PROGRESS_INTERVAL = float(os.environ.get("HFD_PROGRESS_INTERVAL", "0.3"))
 HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60)
 HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600)
@@ -242,5 +246,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
 }

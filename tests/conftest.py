@@ -17,6 +17,10 @@ os.environ["HFD_CHANNEL_PREFIX"] = os.environ["HFD_QUEUE_NAME"]
 os.environ["HFD_MANIFEST_STATIC"] = "0"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hfdatasets.settings")
 
+import pytest  # noqa: E402
+
+pytest.register_assert_rewrite("tests.fakehub")
+
 from tests.fakehub.plugin import start_session_hub  # noqa: E402
 
 SESSION_HUB = start_session_hub()

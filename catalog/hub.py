@@ -1,0 +1,327 @@
+"""All access to the Hugging Face Hub: inspection, planning and the byte transfer of one file.
+
+The rest of the app never imports huggingface_hub or talks to the Hub directly. Errors leave
+this module as HubError subclasses whose message a person can act on; `permanent` tells the
+download whether trying again could help.
+"""
+
+import logging
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx2
+from django.conf import settings
+
+# Not in settings.py: these must be set before the HF libraries are first imported,
+# and this module is the only one that imports them. No usage pings leave the server.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "0")
+
+import datasets  # noqa: E402
+import datasets.config  # noqa: E402
+import huggingface_hub  # noqa: E402
+from huggingface_hub import errors as hf_errors  # noqa: E402
+from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: E402
+
+# Never ask the dataset viewer service (a separate host) for exported parquet metadata:
+# we always pin a commit sha and read the repository itself.
+datasets.config.USE_PARQUET_EXPORT = False
+datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
+
+logger = logging.getLogger(__name__)
+
+# Formats whose files `datasets` builds without running any code from the repository.
+SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text"}
+
+
+class HubError(Exception):
+    """A Hub problem with a message for people. `status` is the HTTP status the API answers with."""
+
+    permanent = True
+    status = 502
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+class DatasetNotFound(HubError):
+    status = 404
+
+
+class AccessDenied(HubError):
+    status = 403
+
+
+class RevisionNotFound(HubError):
+    status = 404
+
+
+class SubsetNotFound(HubError):
+    status = 400
+
+
+class SplitNotFound(HubError):
+    status = 400
+
+
+class UnsupportedDataset(HubError):
+    status = 400
+
+
+class HubUnavailable(HubError):
+    """Connection dropped, timeout, 5xx or 429: worth trying again after a pause."""
+
+    permanent = False
+    status = 504
+
+
+class ChecksumMismatch(HubUnavailable):
+    """Retried like a transient fault: the partial file is deleted and fetched again."""
+
+
+@dataclass
+class PlannedFile:
+    path: str  # path inside the repository
+    size: int
+    sha256: str | None = None  # given by the Hub for LFS files
+
+
+@dataclass
+class Plan:
+    repo_id: str
+    sha: str
+    subset: str
+    split: str
+    module: str  # the `datasets` packaged builder: parquet, json, csv, ...
+    files: list[PlannedFile] = field(default_factory=list)
+    builder_kwargs: dict = field(default_factory=dict)
+
+    @property
+    def total_bytes(self):
+        return sum(f.size for f in self.files)
+
+
+def token_for(token=None):
+    """The token to send: an explicit one, else HF_TOKEN from settings, else none at all."""
+    return token or settings.HF_TOKEN or False
+
+
+def api(token=None):
+    return huggingface_hub.HfApi(endpoint=settings.HF_ENDPOINT, token=token_for(token))
+
+
+def describe(repo_id, revision=None):
+    return f"'{repo_id}'" + (f" at revision '{revision}'" if revision else "")
+
+
+@contextmanager
+def translated_errors(repo_id, revision=None):
+    """Turn HF library and network exceptions into HubError with a message a person can act on."""
+    what = describe(repo_id, revision)
+    try:
+        yield
+    except HubError:
+        raise
+    except hf_errors.GatedRepoError:
+        raise AccessDenied(
+            f"Dataset {what} is gated: accept its conditions on the Hub and set a token (HF_TOKEN) that has access."
+        ) from None
+    except hf_errors.RepositoryNotFoundError:
+        raise DatasetNotFound(
+            f"Dataset {what} was not found on the Hub. Check the id; if it is private, set a token (HF_TOKEN) "
+            "that can read it."
+        ) from None
+    except hf_errors.RevisionNotFoundError:
+        raise RevisionNotFound(f"Revision '{revision}' does not exist in dataset '{repo_id}'.") from None
+    except datasets.exceptions.DatasetNotFoundError:
+        raise DatasetNotFound(
+            f"Dataset {what} was not found on the Hub, or it is private and needs a token (HF_TOKEN)."
+        ) from None
+    except hf_errors.HfHubHTTPError as exc:
+        raise error_for_status(exc.response.status_code if exc.response is not None else None, what, exc) from None
+    except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
+        raise HubUnavailable(f"The Hub at {settings.HF_ENDPOINT} could not be reached ({exc.__class__.__name__}).") from None
+
+
+def error_for_status(status, what, exc=None):
+    if status in (401, 403):
+        return AccessDenied(f"Access to dataset {what} was refused (HTTP {status}); check the token (HF_TOKEN).")
+    if status == 404:
+        return DatasetNotFound(f"Dataset {what} or one of its files was not found on the Hub.")
+    if status == 429:
+        return HubUnavailable("The Hub is rate-limiting requests (HTTP 429); the download will be retried.")
+    if status is not None and status >= 500:
+        return HubUnavailable(f"The Hub answered HTTP {status}; it may be having trouble.")
+    return HubError(f"The Hub refused a request for {what}: {exc or status}.")
+
+
+def with_retries(func, *, attempts=None, what="request"):
+    """Call func, retrying HubUnavailable with exponential backoff; the last error is raised."""
+    attempts = attempts or settings.HFD_MAX_FAULT_RETRIES
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except HubUnavailable as exc:
+            if attempt == attempts:
+                raise HubUnavailable(f"{exc.message} Gave up on the {what} after {attempts} attempts.") from None
+            delay = min(settings.HFD_RETRY_BACKOFF * 2 ** (attempt - 1), 30)
+            logger.warning("%s failed (%s); attempt %d of %d, retrying in %.1fs", what, exc, attempt, attempts, delay)
+            time.sleep(delay)
+
+
+# --- Inspection ------------------------------------------------------------------------
+
+
+def resolve_revision(repo_id, revision="", token=None):
+    """The commit sha that `revision` (branch, tag, sha; default branch if empty) points to now."""
+
+    def call():
+        with translated_errors(repo_id, revision):
+            return api(token).dataset_info(repo_id, revision=revision or None, files_metadata=False)
+
+    info = with_retries(call, what=f"lookup of {describe(repo_id, revision)}")
+    return info.sha, bool(info.private)
+
+
+def config_names(repo_id, sha, token=None):
+    with translated_errors(repo_id, sha):
+        return datasets.get_dataset_config_names(repo_id, revision=sha, token=token_for(token))
+
+
+def builder_for(repo_id, sha, subset, token=None):
+    with translated_errors(repo_id, sha):
+        try:
+            return datasets.load_dataset_builder(repo_id, name=subset or None, revision=sha, token=token_for(token))
+        except ValueError as exc:
+            # `datasets` raises ValueError for an unknown config name; say which ones exist.
+            if "BuilderConfig" in str(exc) or "Config name is missing" in str(exc):
+                available = ", ".join(config_names(repo_id, sha, token))
+                raise SubsetNotFound(
+                    f"Subset '{subset}' does not exist in '{repo_id}'. Available: {available}."
+                    if subset
+                    else f"'{repo_id}' has several subsets; choose one of: {available}."
+                ) from None
+            raise
+
+
+def data_files_of(builder):
+    """{split: [repo path, ...]} of a builder, from its resolved hf:// data file URLs."""
+    result = {}
+    for split, urls in (builder.config.data_files or {}).items():
+        result[str(split)] = [repo_path_of(url) for url in urls]
+    return result
+
+
+def repo_path_of(url):
+    # hf://datasets/<repo_id>@<sha>/<path inside the repo>
+    rest = str(url).split("@", 1)[1]
+    return rest.split("/", 1)[1]
+
+
+def file_sizes(repo_id, sha, paths, token=None):
+    """{path: (size, sha256 or None)} from one paths-info call, without downloading anything."""
+    if not paths:
+        return {}
+    with translated_errors(repo_id, sha):
+        infos = api(token).get_paths_info(repo_id, paths, revision=sha, repo_type="dataset")
+    return {info.path: (info.size, info.lfs.sha256 if info.lfs else None) for info in infos}
+
+
+def inspect(repo_id, revision="", token=None):
+    """What a dataset offers: its pinned sha, subsets and their splits with file counts and sizes."""
+    sha, private = resolve_revision(repo_id, revision, token)
+    configs = []
+    for name in config_names(repo_id, sha, token):
+        files = data_files_of(builder_for(repo_id, sha, name, token))
+        sizes = file_sizes(repo_id, sha, sorted({p for paths in files.values() for p in paths}), token)
+        splits = [
+            {"name": split, "num_files": len(paths), "num_bytes": sum(sizes.get(p, (0, None))[0] for p in paths)}
+            for split, paths in files.items()
+        ]
+        configs.append({"name": name, "splits": splits})
+    return {"repo_id": repo_id, "revision": revision or "", "sha": sha, "private": private, "configs": configs}
+
+
+def plan(repo_id, sha, subset, split, token=None):
+    """The files (with sizes) that one subset and split needs, without downloading them."""
+    builder = builder_for(repo_id, sha, subset, token)
+    module = builder.name
+    if module not in SUPPORTED_MODULES:
+        raise UnsupportedDataset(
+            f"'{repo_id}' is stored as '{module}', which hfdatasets cannot download yet "
+            f"(supported: {', '.join(sorted(SUPPORTED_MODULES))})."
+        )
+    files = data_files_of(builder)
+    if split not in files:
+        raise SplitNotFound(
+            f"Split '{split}' does not exist in '{repo_id}'"
+            + (f" subset '{subset}'" if subset else "")
+            + f". Available: {', '.join(files) or 'none'}."
+        )
+    sizes = file_sizes(repo_id, sha, files[split], token)
+    planned = []
+    for path in files[split]:
+        size, sha256 = sizes.get(path, (None, None))
+        if size is None:
+            raise DatasetNotFound(f"File '{path}' of '{repo_id}' is listed but not on the Hub.")
+        planned.append(PlannedFile(path=path, size=size, sha256=sha256))
+    return Plan(
+        repo_id=repo_id,
+        sha=sha,
+        subset=builder.config.name,
+        split=split,
+        module=module,
+        files=planned,
+        builder_kwargs=builder_options(builder),
+    )
+
+
+def builder_options(builder):
+    """Options the repository's YAML sets for its packaged builder (e.g. a csv separator)."""
+    options = {}
+    for key in ("sep", "delimiter", "encoding", "field"):
+        value = getattr(builder.config, key, None)
+        if value not in (None, ",", "utf-8"):
+            options[key] = value
+    return options
+
+
+# --- Transfer --------------------------------------------------------------------------
+
+
+def file_url(repo_id, sha, path):
+    return huggingface_hub.hf_hub_url(repo_id, path, repo_type="dataset", revision=sha, endpoint=settings.HF_ENDPOINT)
+
+
+def stream_file(repo_id, sha, path, *, start=0, end=None, token=None):
+    """Open a streamed GET of one file from byte `start` to `end` inclusive (a Range request).
+
+    A context manager yielding (response, offset): offset is where the body starts (0 if
+    the server ignored the Range). URL, headers and redirects are huggingface_hub's own.
+    """
+    # identity: byte offsets must be offsets in the file itself, not in a compressed body.
+    headers = build_hf_headers(token=token_for(token), headers={"Accept-Encoding": "identity"})
+    if start or end is not None:
+        headers["Range"] = f"bytes={start}-{'' if end is None else end}"
+    return _open_stream(file_url(repo_id, sha, path), headers, start, repo_id, sha)
+
+
+@contextmanager
+def _open_stream(url, headers, start, repo_id, sha):
+    timeout = httpx2.Timeout(settings.HFD_HTTP_TIMEOUT, connect=settings.HFD_HTTP_TIMEOUT)
+    with translated_errors(repo_id, sha):
+        with get_session().stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code == 416:
+                raise HubError(f"The Hub refused the byte range of {url} (HTTP 416).")
+            hf_raise_for_status(response)
+            offset = start if response.status_code == 206 else 0
+            yield response, offset
+
+
+def iter_body(response, repo_id):
+    """Body chunks as they arrive (not buffered to a fixed size), with network errors translated."""
+    with translated_errors(repo_id):
+        yield from response.iter_bytes()
