@@ -47,6 +47,8 @@ def subprocess_env(**extra):
         {
             "DATABASE_URL": test_database_url(),
             "HFD_DATA_DIR": str(settings.DATA_DIR),
+            # Queued tasks are signed with it: the worker must share the test process's key.
+            "SECRET_KEY": settings.SECRET_KEY,
             "PYTHONUNBUFFERED": "1",
         }
     )

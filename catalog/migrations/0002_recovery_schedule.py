@@ -1,0 +1,26 @@
+"""Schedule the recovery pass that re-queues downloads whose worker died."""
+
+from django.db import migrations
+
+FUNC = "catalog.tasks.recover_stale_datasets"
+
+
+def create_schedule(apps, schema_editor):
+    Schedule = apps.get_model("django_q", "Schedule")
+    Schedule.objects.update_or_create(
+        func=FUNC,
+        defaults={"name": "Recover stale downloads", "schedule_type": "I", "minutes": 1, "repeats": -1},
+    )
+
+
+def delete_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(func=FUNC).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("catalog", "0001_initial"),
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
+    ]
+
+    operations = [migrations.RunPython(create_schedule, delete_schedule)]
