@@ -9,5 +9,6 @@ router = DefaultRouter()
 router.register("datasets", api.DatasetViewSet, basename="dataset")
 
 urlpatterns = [
+    path("hub/<path:repo_id>/", api.hub_dataset, name="hub-dataset"),
     path("", include(router.urls)),
 ]

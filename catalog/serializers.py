@@ -75,3 +75,28 @@ class DownloadRequestSerializer(serializers.Serializer):
     max_samples = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
+
+
+class HubQuerySerializer(serializers.Serializer):
+    repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
+    revision = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="",
+        validators=[django_validator(validators.validate_revision)],
+    )
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField(required=False, allow_empty_file=False, help_text="A csv, json, jsonl or parquet file.")
+    path = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", help_text="A file under HFD_IMPORT_ROOTS."
+    )
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        if bool(data.get("file")) == bool(data.get("path")):
+            raise serializers.ValidationError({"file": ["Give either a file to upload or a path on the server."]})
+        return data
+
+    def to_service_kwargs(self):
+        data = self.validated_data
+        return {"name": data["name"], "uploaded_file": data.get("file"), "path": data["path"] or None}

@@ -68,10 +68,12 @@ def default_name(repo_id, subset, split, max_samples):
     return name
 
 
-def request_download(repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None):
+def request_download(
+    repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None, queue=True
+):
     """Create a pending Hub dataset and queue its download, or return the identical live one.
 
-    Returns (dataset, created).
+    queue=False is for running it in the foreground (manage.py download --now). Returns (dataset, created).
     """
     config = {"subset": subset or "", "split": split, "revision": revision or "", "max_samples": max_samples}
     key = request_key(repo_id, subset, split, revision, max_samples)
@@ -88,7 +90,8 @@ def request_download(repo_id, *, split, subset="", revision="", max_samples=None
                 request_key=key,
                 owner=owner,
             )
-            queue_task(dataset)
+            if queue:
+                queue_task(dataset)
     except IntegrityError:
         # Another request for the same thing committed first: reuse it.
         existing = find_reusable(key)

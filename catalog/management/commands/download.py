@@ -1,0 +1,69 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from catalog import pipeline, progress, services, validators
+
+
+class Command(BaseCommand):
+    help = "Queue the download of a Hub dataset (or run it here with --now, showing a progress bar)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("repo_id", help="Hub dataset id, e.g. 'namespace/name'.")
+        parser.add_argument("--subset", default="", help="Subset (config) name; default: the dataset's default.")
+        parser.add_argument("--split", default="train", help="Split name (default: train).")
+        parser.add_argument("--revision", default="", help="Branch, tag or commit sha (default: main branch).")
+        parser.add_argument("--max-samples", type=int, default=None, help="Keep only the first N rows.")
+        parser.add_argument("--name", default="", help="Name in the catalog.")
+        parser.add_argument("--now", action="store_true", help="Run in the foreground instead of queueing.")
+
+    def handle(self, *args, repo_id, subset, split, revision, max_samples, name, now, **options):
+        checks = [
+            ("repo_id", repo_id, validators.validate_repo_id),
+            ("--split", split, validators.validate_split),
+            ("--subset", subset, validators.validate_subset if subset else None),
+            ("--revision", revision, validators.validate_revision if revision else None),
+        ]
+        for label, value, check in checks:
+            if check:
+                try:
+                    check(value)
+                except ValidationError as exc:
+                    raise CommandError(f"{label}: {' '.join(exc.messages)}") from None
+        if max_samples is not None and max_samples < 1:
+            raise CommandError("--max-samples: must be a positive whole number.")
+
+        dataset, created = services.request_download(
+            repo_id, subset=subset, split=split, revision=revision, max_samples=max_samples, name=name, queue=not now
+        )
+        if not created:
+            self.stdout.write(f"Already {dataset.status}: {dataset.name} ({dataset.pk})")
+            if not now or not dataset.is_active:
+                return
+        elif not now:
+            self.stdout.write(f"Queued {dataset.name} ({dataset.pk}); a worker (manage.py qcluster) will fetch it.")
+            return
+
+        status = pipeline.run_download(dataset.pk, reporter_factory=terminal_reporter(self.stderr))
+        dataset.refresh_from_db()
+        if status != dataset.Status.READY:
+            raise CommandError(f"{dataset.status}: {dataset.error_message or 'the download did not finish'}")
+        self.stdout.write(self.style.SUCCESS(f"Ready: {dataset.total_samples:,} rows in {dataset.local_path}"))
+
+
+def terminal_reporter(stream):
+    """A ProgressReporter that also draws a byte progress bar in the terminal."""
+    from tqdm import tqdm
+
+    class TerminalReporter(progress.ProgressReporter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.bar = tqdm(total=self.total or None, initial=self.done, unit="B", unit_scale=True, file=stream)
+
+        def flush(self):
+            try:
+                super().flush()
+            finally:
+                self.bar.total = self.total or None
+                self.bar.update(self.done - self.bar.n)
+
+    return TerminalReporter
