@@ -29,6 +29,8 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 # we always pin a commit sha and read the repository itself.
 datasets.config.USE_PARQUET_EXPORT = False
 datasets.config.HF_UPDATE_DOWNLOAD_COUNTS = False
+# Worker logs are files, not terminals: tqdm bars would only clutter them.
+datasets.disable_progress_bars()
 
 logger = logging.getLogger(__name__)
 

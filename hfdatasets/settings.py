@@ -64,6 +64,8 @@ HFD_IMPORT_ROOTS = [Path(p).resolve() for p in env_list("HFD_IMPORT_ROOTS")]
 # Passed through to the Hub client.
 HF_ENDPOINT = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 HF_TOKEN = os.environ.get("HF_TOKEN") or None
+# The HF libraries' own caches (metadata, modules) live with our data, not in the home folder.
+os.environ.setdefault("HF_HOME", str(DATA_DIR / "hf-home"))
 
 # Download tuning.
 HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 4)
