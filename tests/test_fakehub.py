@@ -204,7 +204,9 @@ def test_load_dataset_config_split_at_sha(fake_hub, hf_cache):
     assert not fake_hub.unhandled
 
 
-def test_config_and_split_names(fake_hub, hf_cache, network_guard):
+def test_config_and_split_names(fake_hub, hf_cache, network_guard, monkeypatch):
+    # catalog.hub switches this lookup off for the app; here we check the hub and guard handle it.
+    monkeypatch.setattr(datasets.config, "USE_PARQUET_EXPORT", True)
     assert datasets.get_dataset_config_names(MULTI) == ["default", "extra"]
     assert datasets.get_dataset_split_names(MULTI, "default") == ["train", "test"]
     assert datasets.get_dataset_split_names(MULTI, "extra") == ["train", "test"]
