@@ -213,6 +213,9 @@ class FakeHub:
     # ------------------------------------------------------------------ counters
     def reset_counters(self) -> None:
         with self._lock:
+            # Bodies still being sent from before the reset (a slow, abandoned transfer of an earlier
+            # test) must not touch the new counters: _count ignores an older generation.
+            self._generation = getattr(self, "_generation", 0) + 1
             self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
             self.unhandled: list[tuple[str, str]] = []
             self.faults_triggered: list[tuple[str, str, str]] = []  # (kind, method, path)
@@ -347,8 +350,10 @@ class FakeHub:
                            f"Access to dataset {repo_id} is restricted. You must have access to it.")
         return repo, fault
 
-    def _count(self, repo_id: str, path: str, nbytes: int, throttled: float) -> None:
+    def _count(self, repo_id: str, path: str, nbytes: int, throttled: float, generation: int) -> None:
         with self._lock:
+            if generation != self._generation:
+                return
             self._served[(repo_id, path)] = self._served.get((repo_id, path), 0) + nbytes
             self.throttled_bytes += nbytes if throttled else 0
 
@@ -505,13 +510,15 @@ class FakeHub:
         limit = len(body) if fault is None else min(fault.drop_after, len(body))
         chunk = max(1024, int(bps / 20)) if bps else 64 * 1024
         sent = 0
+        with self._lock:
+            generation = self._generation
         while sent < limit:
             piece = body[sent:min(sent + chunk, limit)]
-            self._count(repo_id, path, len(piece), bps)  # before the write: a client that got it sees it counted
+            self._count(repo_id, path, len(piece), bps, generation)  # before the write: a client that got it sees it counted
             try:
                 h.wfile.write(piece)
             except OSError:
-                self._count(repo_id, path, -len(piece), bps)
+                self._count(repo_id, path, -len(piece), bps, generation)
                 raise
             sent += len(piece)
             if bps:
