@@ -39,10 +39,14 @@ SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text"}
 
 
 class HubError(Exception):
-    """A Hub problem with a message for people. `status` is the HTTP status the API answers with."""
+    """A Hub problem with a message for people.
+
+    `status` is the HTTP status the API answers with; `field` the request field at fault, if any.
+    """
 
     permanent = True
     status = 502
+    field = None
 
     def __init__(self, message):
         super().__init__(message)
@@ -51,26 +55,32 @@ class HubError(Exception):
 
 class DatasetNotFound(HubError):
     status = 404
+    field = "repo_id"
 
 
 class AccessDenied(HubError):
     status = 403
+    field = "repo_id"
 
 
 class RevisionNotFound(HubError):
     status = 404
+    field = "revision"
 
 
 class SubsetNotFound(HubError):
     status = 400
+    field = "subset"
 
 
 class SplitNotFound(HubError):
     status = 400
+    field = "split"
 
 
 class UnsupportedDataset(HubError):
     status = 400
+    field = "repo_id"
 
 
 class HubUnavailable(HubError):

@@ -1,0 +1,242 @@
+"""Server-rendered pages. Thin: forms validate, catalog.services changes state, browse reads rows.
+
+Every page needs a login. The action views (cancel, retry, delete) are the no-JavaScript path;
+with JavaScript the same buttons call the REST API and update the page in place.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat, pluralize
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import DetailView, FormView, ListView, TemplateView
+
+from catalog import browse, services, storage, usage
+from catalog.forms import DatasetFilterForm, DownloadForm, ImportForm
+from catalog.models import Dataset
+
+# A placeholder id the pages' JavaScript replaces to build a dataset's URLs.
+URL_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def dataset_link(dataset):
+    return format_html('<a href="{}">{}</a>', reverse("dataset-detail", args=[dataset.pk]), dataset.name)
+
+
+class DatasetListView(LoginRequiredMixin, ListView):
+    model = Dataset
+    template_name = "catalog/dataset_list.html"
+    context_object_name = "datasets"
+    paginate_by = 20
+
+    def get_queryset(self):
+        self.filters = DatasetFilterForm(self.request.GET)
+        queryset = Dataset.objects.select_related("owner").order_by("-created_at")
+        if self.filters.is_valid():
+            status, search = self.filters.cleaned_data["status"], self.filters.cleaned_data["q"].strip()
+            if status:
+                queryset = queryset.filter(status=status)
+            if search:
+                queryset = queryset.filter(Q(name__icontains=search) | Q(repo_id__icontains=search))
+        return queryset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # The delete confirmation shows what a delete frees: measure only the cards on this page.
+        context["datasets"] = usage.annotate(context["datasets"])
+        counts = dict(Dataset.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+        context["status_tabs"] = [("", "All", sum(counts.values()))] + [
+            (value, label, counts.get(value, 0)) for value, label in Dataset.Status.choices
+        ]
+        data = self.filters.cleaned_data if self.filters.is_valid() else {}
+        context["current_status"] = data.get("status", "")
+        context["search"] = data.get("q", "")
+        context["filtered"] = bool(context["current_status"] or context["search"])
+        context["free_space"] = storage.free_space()
+        page = context["page_obj"]
+        context["page_range"] = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+        # Rendered into a <template> for cards that arrive over the live connection.
+        context["placeholder"] = Dataset(pk=URL_PLACEHOLDER_ID, name="", status=Dataset.Status.PENDING)
+        context["placeholder"].disk_used = 0
+        return context
+
+
+class DatasetDetailView(LoginRequiredMixin, DetailView):
+    model = Dataset
+    template_name = "catalog/dataset_detail.html"
+    context_object_name = "dataset"
+    rows_per_page = 25
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        dataset = self.object
+        dataset.disk_used = usage.disk_used(dataset)
+        stats = dataset.column_stats or {}
+        context["columns"] = [
+            {"name": feature.get("name"), "type": feature.get("type"), "stats": stats.get(feature.get("name"))}
+            for feature in (dataset.features or [])
+        ]
+        if dataset.started_at:
+            context["duration"] = (dataset.finished_at or timezone.now()) - dataset.started_at
+        context["hub_url"] = self.hub_url(dataset)
+        if dataset.status == Dataset.Status.READY:
+            context.update(self.rows_context(dataset))
+        return context
+
+    def rows_context(self, dataset):
+        try:
+            rows = browse.RowSequence(dataset)
+        except browse.RowsUnavailable as exc:
+            return {"rows_error": str(exc)}
+        page = Paginator(rows, self.rows_per_page).get_page(self.request.GET.get("page"))
+        first = (page.number - 1) * self.rows_per_page
+        rows_api = reverse("api:dataset-rows", args=[dataset.pk])
+        return {
+            "row_columns": rows.columns,
+            "rows_page": page,
+            "rows_offset": first,
+            # Templates cannot look up a dict by a variable key: hand them values in column order.
+            "rows": [
+                {
+                    "index": first + i,
+                    "json_url": f"{rows_api}?offset={first + i}&limit=1",
+                    "values": [row.get(column) for column in rows.columns],
+                }
+                for i, row in enumerate(page.object_list)
+            ],
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+        }
+
+    @staticmethod
+    def hub_url(dataset):
+        from django.conf import settings
+
+        if dataset.source != Dataset.Source.HUGGINGFACE or not dataset.repo_id:
+            return ""
+        return f"{settings.HF_ENDPOINT}/datasets/{dataset.repo_id}"
+
+
+class DownloadView(LoginRequiredMixin, FormView):
+    form_class = DownloadForm
+    template_name = "catalog/download_form.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["free_space"] = storage.free_space()
+        return context
+
+    def form_valid(self, form):
+        # Ask the Hub first, so a wrong id, subset or split is reported here, next to its field.
+        plan = form.check_on_hub()
+        if plan is None:
+            return self.form_invalid(form)
+        dataset, created = services.request_download(**form.download_arguments(), owner=self.request.user)
+        if created:
+            messages.success(
+                self.request,
+                f"Queued {dataset.name}: {len(plan.files)} file{pluralize(len(plan.files))}, "
+                f"{filesizeformat(plan.total_bytes)} to download.",
+            )
+        else:
+            messages.info(
+                self.request,
+                format_html(
+                    "This dataset is already in the catalog ({}): {}.", dataset.get_status_display().lower(),
+                    dataset_link(dataset),
+                ),
+            )
+        return redirect("dataset-detail", pk=dataset.pk)
+
+
+class ImportView(LoginRequiredMixin, FormView):
+    form_class = ImportForm
+    template_name = "catalog/import_form.html"
+
+    def get_context_data(self, **kwargs):
+        from django.conf import settings
+
+        context = super().get_context_data(**kwargs)
+        context["import_roots"] = settings.HFD_IMPORT_ROOTS
+        return context
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            dataset = services.import_local(
+                name=data["name"], uploaded_file=data["file"], path=data["path"] or None, owner=self.request.user
+            )
+        except services.ImportRefused as exc:
+            form.add_error(form.field_for(exc.field), exc.message)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Importing {dataset.name}.")
+        return redirect("dataset-detail", pk=dataset.pk)
+
+
+class DatasetActionView(LoginRequiredMixin, View):
+    """POST-only cancel or retry, for browsers without JavaScript; back to where the button was."""
+
+    http_method_names = ["post"]
+    action = None  # "cancel" or "retry"
+
+    def post(self, request, pk):
+        dataset = get_object_or_404(Dataset, pk=pk)
+        try:
+            getattr(services, self.action)(dataset)
+        except (services.TransitionNotAllowed, services.AlreadyExists) as exc:
+            messages.error(request, str(exc))
+        else:
+            done = "Cancelled" if self.action == "cancel" else "Queued again"
+            messages.success(request, f"{done}: {dataset.name}.")
+        return HttpResponseRedirect(safe_next(request, reverse("dataset-detail", args=[dataset.pk])))
+
+
+class DatasetDeleteView(LoginRequiredMixin, DetailView):
+    """GET: a confirmation that shows the space the delete frees. POST: delete."""
+
+    model = Dataset
+    template_name = "catalog/dataset_confirm_delete.html"
+    context_object_name = "dataset"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["frees"] = usage.disk_used(self.object)
+        context["next"] = safe_next(self.request, "")
+        return context
+
+    def post(self, request, pk):
+        dataset = get_object_or_404(Dataset, pk=pk)
+        name = dataset.name
+        services.delete(dataset)
+        messages.success(request, f"Deleted {name}.")
+        target = safe_next(request, reverse("dataset-list"))
+        # Going back to the deleted dataset's own page would be a 404.
+        if target.startswith(reverse("dataset-detail", args=[pk])):
+            target = reverse("dataset-list")
+        return HttpResponseRedirect(target)
+
+
+class StorageView(LoginRequiredMixin, TemplateView):
+    template_name = "catalog/storage.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(usage.summary(Dataset.objects.all()))
+        context["data_dir"] = storage.data_dir()
+        return context
+
+
+def safe_next(request, default):
+    """The `next` parameter if it points into this site, else default (no open redirects)."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default

@@ -1,0 +1,112 @@
+/* Live updates over the WebSocket: /ws/datasets/ on the list, /ws/datasets/<id>/ on a detail page.
+ *
+ * Messages: {"event": "created"|"progress"|"status"|"deleted"|"snapshot", "dataset": {...}};
+ * a snapshot may also carry a list under "datasets". If the connection drops, it reconnects
+ * with exponential backoff (1 s doubling to 30 s, with jitter) and the server's snapshot
+ * brings the page up to date again.
+ */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-live-path]");
+  if (!root || !("WebSocket" in window) || !window.hfd) return;
+
+  var indicators = document.querySelectorAll("[data-live-state]");
+  var socket = null;
+  var attempt = 0;
+  var timer = null;
+  var stopped = false;
+  // Close code of ws/datasets/<uuid>/ when the dataset does not exist (catalog/consumers.py).
+  var CLOSE_NOT_FOUND = 4404;
+
+  function setState(state, text) {
+    indicators.forEach(function (el) {
+      el.setAttribute("data-state", state);
+      el.textContent = text;
+    });
+  }
+
+  function url() {
+    var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    return scheme + "//" + window.location.host + root.getAttribute("data-live-path");
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    if (stopped || socket) return;
+    setState("connecting", "connecting…");
+    try {
+      socket = new WebSocket(url());
+    } catch (e) {
+      socket = null;
+      retryLater();
+      return;
+    }
+    socket.addEventListener("open", function () {
+      attempt = 0;
+      setState("live", "live");
+    });
+    socket.addEventListener("message", function (event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      handle(message);
+    });
+    socket.addEventListener("close", function (event) {
+      socket = null;
+      if (event.code === CLOSE_NOT_FOUND) {
+        // The server says this dataset does not exist (deleted while we were away): stop trying.
+        stopped = true;
+        setState("off", "deleted");
+        var id = root.getAttribute("data-dataset-id");
+        if (id) window.hfd.removeDataset(id, { remote: true });
+        return;
+      }
+      if (!stopped) retryLater();
+    });
+    // An error is always followed by "close", which schedules the reconnect.
+  }
+
+  function retryLater() {
+    var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.8 + Math.random() * 0.4);
+    attempt += 1;
+    setState("connecting", "reconnecting in " + Math.round(delay / 1000) + " s");
+    timer = setTimeout(connect, delay);
+  }
+
+  function handle(message) {
+    if (!message || typeof message !== "object") return;
+    var dataset = message.dataset;
+    switch (message.event) {
+      case "snapshot":
+        (Array.isArray(message.datasets) ? message.datasets : (dataset ? [dataset] : [])).forEach(window.hfd.applyState);
+        break;
+      case "created":
+        window.hfd.datasetCreated(dataset);
+        break;
+      case "progress":
+      case "status":
+        window.hfd.applyState(dataset);
+        break;
+      case "deleted":
+        if (dataset && dataset.id) window.hfd.removeDataset(dataset.id, { remote: true });
+        break;
+    }
+  }
+
+  // Back online or back to the tab after a long sleep: try at once instead of waiting out the backoff.
+  window.addEventListener("online", function () { attempt = 0; connect(); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && !socket) { attempt = 0; connect(); }
+  });
+  // Leaving the page closes the socket; coming back from the back/forward cache opens it again.
+  window.addEventListener("pagehide", function () {
+    stopped = true;
+    clearTimeout(timer);
+    if (socket) socket.close();
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { stopped = false; attempt = 0; connect(); }
+  });
+
+  connect();
+})();
