@@ -178,11 +178,14 @@ def _build_and_publish(dataset, module, files, max_samples, builder_kwargs, beat
             total_samples=len(opened),
             features=features,
             column_stats=stats,
-            size_on_disk=storage.folder_size(storage.dataset_dir(dataset.pk)),
+            size_on_disk=storage.folder_size(final),
             heartbeat_at=None,
         )
     except services.TransitionNotAllowed:
         raise DownloadStopped() from None
+    # The Arrow copy is the product; the downloaded or uploaded source files would only double the disk used.
+    shutil.rmtree(storage.downloads_dir(dataset.pk), ignore_errors=True)
+    shutil.rmtree(storage.upload_dir(dataset.pk), ignore_errors=True)
 
 
 def describe_feature(feature):

@@ -1,5 +1,6 @@
 """The download pipeline against the test Hub over real HTTP (no HF internals are mocked)."""
 
+import io
 import threading
 import time
 
@@ -106,16 +107,16 @@ def test_full_download_builds_arrow_that_load_from_disk_opens(fake_hub):
     # Exactly the split's files were fetched, once each.
     assert data_bytes_served(fake_hub, repos.MULTI) == dataset.total_bytes
     assert fake_hub.bytes_served(repos.MULTI, repos.MULTI_FILES["default"]["test"][0]) == 0
-    # Nothing half-written is left beside the Arrow folder.
-    leftovers = [p.name for p in storage.dataset_dir(dataset.pk).iterdir()]
-    assert sorted(leftovers) == ["arrow", "downloads"]
+    # Only the Arrow folder stays: nothing half-written, and the source files are not kept twice.
+    assert [p.name for p in storage.dataset_dir(dataset.pk).iterdir()] == ["arrow"]
+    assert dataset.size_on_disk == storage.folder_size(storage.arrow_dir(dataset.pk))
 
 
 def test_arrow_matches_the_source_rows(fake_hub):
     dataset = download(repos.MULTI, subset="extra", split="test")
     assert dataset.status == S.READY, dataset.error_message
     loaded = datasets.load_from_disk(dataset.local_path)
-    source = pq.read_table(storage.downloads_dir(dataset.pk) / repos.MULTI_FILES["extra"]["test"][0])
+    source = pq.read_table(io.BytesIO(fake_hub.standard_repos[repos.MULTI]["files"][repos.MULTI_FILES["extra"]["test"][0]]))
     assert loaded.data.table.select(repos.MULTI_COLUMNS).to_pylist() == source.select(repos.MULTI_COLUMNS).to_pylist()
 
 
