@@ -1,12 +1,270 @@
-"""Live updates to WebSocket clients (placeholder until the Channels work lands).
+"""Live updates to WebSocket clients: group names, the sender, and the embedded-mode relay.
 
-broadcast() must never raise: a broken live transport must not fail a download.
+Every message a consumer gets is {"type": "dataset.event", "event": ..., "dataset": state}, where
+state is progress.dataset_state(). Two transports, chosen by the channel layer in settings:
+
+* Redis (REDIS_URL set): broadcast() sends each update to the channel layer from whichever
+  process made the change (a worker, or the web process for a cancel or a delete).
+* Embedded (no REDIS_URL, InMemoryChannelLayer): the in-memory layer only reaches consumers in
+  its own process, so broadcast() does nothing. Instead a DatabaseRelay inside the web process
+  polls the Dataset table (progress.py writes every update there anyway) and turns the changes it
+  sees into the same messages. See "Live updates" in README.md.
+
+broadcast() never raises: a broken live transport must not fail a download.
 """
 
+import asyncio
 import logging
+import time
+import uuid
+import weakref
+from collections import deque
+
+from asgiref.sync import async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from django.core.signals import setting_changed
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
+ALL_DATASETS_GROUP = "datasets"
+# One broadcast (connect, two group sends, close) may take this long; Redis on a LAN answers in
+# about a millisecond, so this only matters when Redis hangs.
+SEND_TIMEOUT = 2.0
+# After a failed send, broadcasts are skipped this long, so a dead Redis costs a download one
+# timeout every few seconds rather than one per progress update.
+RETRY_AFTER = 5.0
+# How often the embedded relay looks at the Dataset table.
+RELAY_INTERVAL = 0.5
+
+_retry_at = 0.0
+
+
+# --- Group names ---------------------------------------------------------------------------
+
+
+def dataset_group(dataset_id):
+    """The group of one dataset's listeners, e.g. "dataset.0b5c...-...".
+
+    Built from the dataset's UUID only, never from a repo id or a name (a repo id holds a '/',
+    which Channels refuses in group names). Raises ValueError for anything that is not a UUID.
+    """
+    return f"dataset.{uuid.UUID(str(dataset_id))}"
+
+
+def groups_for(dataset_id):
+    """Every group an update about this dataset goes to."""
+    return [ALL_DATASETS_GROUP, dataset_group(dataset_id)]
+
+
+def event_message(event, state):
+    # "type" names the consumer method that handles it: dataset.event -> dataset_event().
+    return {"type": "dataset.event", "event": event, "dataset": state}
+
+
+def uses_relay():
+    """True on the embedded default, where the channel layer only lives inside one process."""
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+# --- Sending (Redis) -----------------------------------------------------------------------
+
 
 def broadcast(event, dataset_id, state):
-    pass
+    """Send one update to the dataset's group and to the all-datasets group. Never raises.
+
+    Called synchronously (worker threads, sync views) by catalog.progress. Inside a transaction
+    the send waits for the commit (and is dropped on rollback), so a page never shows a change
+    that did not happen. It returns once Redis has the message, so updates from one caller
+    arrive in the order they were made.
+    """
+    try:
+        layer = get_channel_layer()
+        if layer is None or isinstance(layer, InMemoryChannelLayer):
+            return  # Embedded: the relay in the web process reads the change from the database.
+        groups, message = groups_for(dataset_id), event_message(event, state)
+        transaction.on_commit(lambda: _send_now(groups, message, event, dataset_id))
+    except Exception as exc:
+        logger.warning("Live update %r for dataset %s not sent (%s: %s)", event, dataset_id, type(exc).__name__, exc)
+
+
+def _send_now(groups, message, event, dataset_id):
+    global _retry_at
+    if time.monotonic() < _retry_at:
+        return  # Redis failed a moment ago; the database still has the progress.
+    try:
+        # force_new_loop: from a sync view under daphne, asgiref would otherwise run _send on the
+        # server's long-lived loop, where channels_redis keeps a close hook (and so a reference)
+        # for every layer instance that ever ran there. A fresh loop per call leaves nothing.
+        async_to_sync(_send, force_new_loop=True)(groups, message)
+    except Exception as exc:
+        _retry_at = time.monotonic() + RETRY_AFTER
+        logger.warning(
+            "Live update %r for dataset %s not sent (%s: %s); live updates paused for %ss",
+            event, dataset_id, type(exc).__name__, exc, RETRY_AFTER,
+        )
+
+
+async def _send(groups, message):
+    # async_to_sync runs this on a new event loop each call, and channels_redis keeps a
+    # connection pool per event loop: unless closed before the loop ends, every call would leave
+    # a connection behind ("Event loop is closed", channels_redis #332). A layer instance of our
+    # own per call means close_pools() closes only this call's connection, never the pools
+    # that consumers in the same process are using.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            for group in groups:
+                await layer.group_send(group, message)
+    finally:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await layer.close_pools()
+
+
+def _reset(setting, **kwargs):
+    # A new layer configuration (tests switch layers) deserves a fresh try.
+    global _retry_at
+    if setting == "CHANNEL_LAYERS":
+        _retry_at = 0.0
+
+
+setting_changed.connect(_reset)
+
+
+# --- Embedded relay ------------------------------------------------------------------------
+
+
+async def start_listening(consumer):
+    """A consumer is about to read its snapshot; on the embedded default, make sure the relay runs.
+
+    Must be awaited after the consumer joined its groups and before it reads its snapshot, so no
+    change falls between the two. Pair it with stop_listening(consumer).
+    """
+    if uses_relay():
+        await _relay().attach(consumer)
+
+
+def stop_listening(consumer):
+    if uses_relay():
+        _relay().detach(consumer)
+
+
+_current_relay = None
+
+
+def _relay():
+    """The relay of this process's event loop (daphne has one; each test has its own)."""
+    global _current_relay
+    loop = asyncio.get_running_loop()
+    if _current_relay is None or _current_relay.loop is not loop:
+        _current_relay = DatabaseRelay(loop)
+    return _current_relay
+
+
+class DatabaseRelay:
+    """Turns changes in the Dataset table into live messages, inside the web process.
+
+    Runs as one asyncio task while at least one consumer listens, and stops when the last one
+    leaves. Listeners are held weakly, so a consumer that crashed without a disconnect does not
+    keep the relay polling.
+
+    Every RELAY_INTERVAL it reads (id, updated_at, status) of all rows and compares them with the
+    previous read: a new id is "created", a changed status is "status", any other change is
+    "progress", a missing id is "deleted". Comparing each row with its own previous value (rather
+    than asking for rows newer than the last poll) cannot miss a transaction that commits late
+    with an older updated_at. Transfer speed is estimated from the byte counts seen.
+    """
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.listeners = weakref.WeakSet()
+        self.task = None
+        self.lock = asyncio.Lock()
+        self.known = {}  # id -> (updated_at, status) as last sent
+        self.samples = {}  # id -> deque of (seconds, downloaded_bytes) while downloading
+        self.failing = False
+
+    async def attach(self, consumer):
+        async with self.lock:
+            if self.task is None or self.task.done():
+                # The baseline is read before the consumer reads its snapshot, so a change made
+                # between the two is sent (possibly twice, never lost).
+                self.known = await database_sync_to_async(self.read_rows)()
+                self.samples = {}
+                self.task = self.loop.create_task(self.run())
+            # Before the new task first runs (no await since create_task), so it sees a listener.
+            self.listeners.add(consumer)
+
+    def detach(self, consumer):
+        self.listeners.discard(consumer)
+
+    async def run(self):
+        # Checked with no await between the check and returning, so attach() either sees this
+        # task still running or sees it done and starts a new one.
+        while self.listeners:
+            await asyncio.sleep(RELAY_INTERVAL)
+            try:
+                changes = await database_sync_to_async(self.changes)()
+                layer = get_channel_layer()
+                for event, dataset_id, state in changes:
+                    for group in groups_for(dataset_id):
+                        await layer.group_send(group, event_message(event, state))
+                self.failing = False
+            except Exception:
+                if not self.failing:  # Once per streak, not twice a second.
+                    logger.exception("Live relay could not read the datasets; trying again")
+                self.failing = True
+
+    @staticmethod
+    def read_rows():
+        from catalog.models import Dataset
+
+        rows = Dataset.objects.order_by().values_list("pk", "updated_at", "status")
+        return {str(pk): (updated_at, status) for pk, updated_at, status in rows}
+
+    def changes(self):
+        """[(event, dataset_id, state)] since the last call; updates self.known."""
+        from catalog import progress
+        from catalog.models import Dataset
+
+        seen = self.read_rows()
+        changed = [pk for pk, row in seen.items() if self.known.get(pk) != row]
+        out = []
+        if changed:
+            for dataset in Dataset.objects.filter(pk__in=changed).defer("features", "column_stats"):
+                pk = str(dataset.pk)
+                before = self.known.get(pk)
+                if before is None:
+                    event = "created"
+                elif before[1] != dataset.status:
+                    event = "status"
+                else:
+                    event = "progress"
+                rate, eta = self.speed(pk, dataset)
+                out.append((event, pk, progress.dataset_state(dataset, rate, eta)))
+                # What was just sent, in case the row changed again since read_rows().
+                seen[pk] = (dataset.updated_at, dataset.status)
+        for pk in self.known.keys() - seen.keys():
+            self.samples.pop(pk, None)
+            out.append(("deleted", pk, {"id": pk}))
+        self.known = seen
+        return out
+
+    def speed(self, pk, dataset):
+        """(bytes per second, eta seconds) over the last 5 s of samples, or (None, None)."""
+        if dataset.status != "downloading" or dataset.updated_at is None:
+            self.samples.pop(pk, None)
+            return None, None
+        now = dataset.updated_at.timestamp()
+        samples = self.samples.setdefault(pk, deque())
+        samples.append((now, dataset.downloaded_bytes))
+        while now - samples[0][0] > 5.0:
+            samples.popleft()
+        (t0, b0), (t1, b1) = samples[0], samples[-1]
+        if t1 - t0 < 0.2 or b1 < b0:
+            return None, None
+        rate = (b1 - b0) / (t1 - t0)
+        eta = round((dataset.total_bytes - b1) / rate, 1) if rate > 0 and dataset.total_bytes else None
+        return round(rate), eta

@@ -1,3 +1,10 @@
-"""WebSocket URL routes (filled in by the live progress work)."""
+"""WebSocket URL routes (see catalog/consumers.py for the messages)."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from catalog import consumers
+
+websocket_urlpatterns = [
+    path("ws/datasets/", consumers.DatasetListConsumer.as_asgi()),
+    path("ws/datasets/<uuid:dataset_id>/", consumers.DatasetConsumer.as_asgi()),
+]

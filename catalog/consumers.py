@@ -1,0 +1,86 @@
+"""WebSocket consumers for live dataset progress.
+
+Messages to the browser are JSON: {"event": "<snapshot|created|progress|status|deleted>",
+"dataset": state}, where state is catalog.progress.dataset_state() ({"id"} only for deleted).
+Only logged-in users get a socket: an anonymous handshake is refused (HTTP 403), as is a
+foreign Origin (AllowedHostsOriginValidator in hfdatasets/asgi.py).
+
+A consumer joins its groups before it reads the snapshot, so no update falls between the two.
+The price: an update made while the snapshot is being read may arrive just after it, a little
+older than the snapshot. Clients that care can ignore a state whose updated_at is older than the
+one they show.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from catalog import live, progress
+from catalog.models import Dataset
+
+# Close code sent when ws/datasets/<uuid>/ names no dataset (4000-4999 are the application's).
+CLOSE_NOT_FOUND = 4404
+
+
+def _states(queryset):
+    # The two big JSON fields are not part of the state.
+    return [progress.dataset_state(d) for d in queryset.defer("features", "column_stats")]
+
+
+class _LiveConsumer(AsyncJsonWebsocketConsumer):
+    listening = False
+
+    async def subscribe(self, *groups):
+        """Join groups (left again automatically on disconnect) and start the embedded relay."""
+        self.groups = list(groups)
+        for group in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await live.start_listening(self)
+        self.listening = True
+
+    async def disconnect(self, code):
+        if self.listening:
+            live.stop_listening(self)
+            self.listening = False
+
+    async def dataset_event(self, message):
+        await self.send_json({"event": message["event"], "dataset": message["dataset"]})
+
+
+class DatasetListConsumer(_LiveConsumer):
+    """ws/datasets/: updates about every dataset.
+
+    On connect, the snapshot is one {"event": "snapshot", "dataset": state} message per dataset,
+    newest first (the same shape as every other message, so a client has one handler), followed
+    by created / progress / status / deleted events as they happen.
+    """
+
+    async def connect(self):
+        if not self.scope["user"].is_authenticated:
+            await self.close()
+            return
+        await self.subscribe(live.ALL_DATASETS_GROUP)
+        await self.accept()
+        for state in await database_sync_to_async(_states)(Dataset.objects.all()):
+            await self.send_json({"event": "snapshot", "dataset": state})
+
+
+class DatasetConsumer(_LiveConsumer):
+    """ws/datasets/<uuid>/: updates about one dataset.
+
+    On connect, one {"event": "snapshot", "dataset": state} message, then progress / status /
+    deleted events. If the dataset does not exist, the socket is accepted and closed at once with
+    code 4404, so the page can tell "gone" from "connection lost".
+    """
+
+    async def connect(self):
+        if not self.scope["user"].is_authenticated:
+            await self.close()
+            return
+        dataset_id = self.scope["url_route"]["kwargs"]["dataset_id"]
+        await self.subscribe(live.dataset_group(dataset_id))
+        await self.accept()
+        states = await database_sync_to_async(_states)(Dataset.objects.filter(pk=dataset_id))
+        if not states:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.send_json({"event": "snapshot", "dataset": states[0]})
