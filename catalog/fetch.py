@@ -50,6 +50,8 @@ def fetch_files(dataset_id, repo_id, sha, files, reporter, token=None, parallel=
     """
     stop = threading.Event()
     parallel = parallel or settings.HFD_PARALLEL_FILES
+    # The fetch threads only count bytes; this thread writes progress (see ProgressReporter).
+    reporter.auto_flush = False
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fetch") as pool:
         futures = [
             pool.submit(fetch_file, local_path(dataset_id, planned.path), repo_id, sha, planned, reporter, token, stop)
@@ -58,8 +60,8 @@ def fetch_files(dataset_id, repo_id, sha, files, reporter, token=None, parallel=
         try:
             pending = set(futures)
             while pending:
-                # Wake up regularly so a cancel is seen even while no bytes arrive.
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                # Wake up every progress interval: write progress, and see a cancel even while no bytes arrive.
+                done, pending = wait(pending, timeout=reporter.interval, return_when=FIRST_EXCEPTION)
                 for future in done:
                     future.result()
                 reporter.check()
@@ -68,6 +70,8 @@ def fetch_files(dataset_id, repo_id, sha, files, reporter, token=None, parallel=
             for future in futures:
                 future.cancel()
             raise
+        finally:
+            reporter.auto_flush = True
     return [local_path(dataset_id, planned.path) for planned in files]
 
 

@@ -72,6 +72,9 @@ class ProgressReporter:
         self.total = dataset.total_bytes or 0
         self.done = min(already_done, self.total) if self.total else already_done
         self.interval = settings.HFD_PROGRESS_INTERVAL if interval is None else interval
+        # Off while several threads download: they only count, and the thread that owns the
+        # run flushes through check(), so only one thread ever writes and writes stay in order.
+        self.auto_flush = True
         self._lock = threading.Lock()
         self._last_flush = 0.0
         self._stopped = False
@@ -85,21 +88,15 @@ class ProgressReporter:
             self.done += nbytes
             if self.total:
                 self.done = min(self.done, self.total)
-            due = time.monotonic() - self._last_flush >= self.interval
-        if due:
-            self.flush()
-
-    def set_done(self, nbytes):
-        """Correct the count after a file was found complete or restarted; never goes down."""
-        with self._lock:
-            self.done = max(self.done, min(nbytes, self.total) if self.total else nbytes)
+        if self.auto_flush:
+            self.check()
 
     def check(self):
         """Flush if due, so a stalled download still notices a cancel. Raises DownloadStopped."""
+        if self._stopped:
+            raise DownloadStopped()
         if time.monotonic() - self._last_flush >= self.interval:
             self.flush()
-        elif self._stopped:
-            raise DownloadStopped()
 
     def speed(self):
         now = time.monotonic()
@@ -118,7 +115,7 @@ class ProgressReporter:
 
         with self._lock:
             done = self.done
-            self._last_flush = time.monotonic()
+        self._last_flush = time.monotonic()
         now = timezone.now()
         updated = Dataset.objects.filter(
             pk=self.dataset.pk, status=Dataset.Status.DOWNLOADING, run_id=self.run_id

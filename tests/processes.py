@@ -86,7 +86,8 @@ class ManagedProcess:
 
     def stop(self, timeout=15):
         if self.popen.poll() is None:
-            self._signal(signal.SIGTERM)
+            # The main process only: it stops its own children (qcluster hangs if they all get it).
+            self.popen.send_signal(signal.SIGTERM)
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
