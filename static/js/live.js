@@ -44,6 +44,7 @@
     }
     socket.addEventListener("open", function () {
       attempt = 0;
+      wasOpen = true;
       setState("live", "live");
     });
     socket.addEventListener("message", function (event) {
@@ -53,6 +54,7 @@
     });
     socket.addEventListener("close", function (event) {
       socket = null;
+      if (wasOpen) firstSnapshot = false; // the next snapshot may hold datasets created meanwhile
       if (event.code === CLOSE_NOT_FOUND) {
         // The server says this dataset does not exist (deleted while we were away): stop trying.
         stopped = true;
@@ -73,9 +75,47 @@
     timer = setTimeout(connect, delay);
   }
 
+  // The datasets page's status tabs count every dataset, not only this page's cards: keep them
+  // current from the same messages. The server counted the datasets of the first snapshot already;
+  // after that, a dataset seen for the first time is a new one, and a new status moves it.
+  var tabs = document.querySelector("[data-status-tabs]");
+  var counted = {};  // dataset id -> {status, updated_at} last counted
+  var firstSnapshot = true;
+  var wasOpen = false;
+
+  function addToTab(status, delta) {
+    tabs.querySelectorAll('[data-status-tab="' + status + '"] [data-count]').forEach(function (el) {
+      el.textContent = String(Math.max(0, (parseInt(el.textContent, 10) || 0) + delta));
+    });
+  }
+
+  function count(event, dataset) {
+    if (!tabs || !dataset || !dataset.id) return;
+    var before = counted[dataset.id];
+    if (event === "deleted") {
+      if (!before) return;
+      delete counted[dataset.id];
+      addToTab("", -1);
+      addToTab(before.status, -1);
+      return;
+    }
+    if (!dataset.status) return;
+    if (before && Date.parse(dataset.updated_at) < Date.parse(before.updated_at)) return; // overtaken
+    counted[dataset.id] = { status: dataset.status, updated_at: dataset.updated_at };
+    if (before) {
+      if (before.status === dataset.status) return;
+      addToTab(before.status, -1);
+      addToTab(dataset.status, 1);
+    } else if (!(event === "snapshot" && firstSnapshot)) {
+      addToTab("", 1);
+      addToTab(dataset.status, 1);
+    }
+  }
+
   function handle(message) {
     if (!message || typeof message !== "object") return;
     var dataset = message.dataset;
+    (Array.isArray(message.datasets) ? message.datasets : [dataset]).forEach(function (d) { count(message.event, d); });
     switch (message.event) {
       case "snapshot":
         (Array.isArray(message.datasets) ? message.datasets : (dataset ? [dataset] : [])).forEach(window.hfd.applyState);
