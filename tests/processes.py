@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -28,6 +29,15 @@ def wait_until(predicate, timeout=30.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def answers_ok(url):
+    """True once a server answers url with 200 (for waiting until a started process serves)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def test_database_url():

@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +22,7 @@ from django.db import connections
 from catalog import services, storage
 from catalog.models import Dataset
 from tests.fakehub import repos
-from tests.processes import ROOT, free_port, start_daphne, start_worker, wait_until
+from tests.processes import ROOT, answers_ok, free_port, start_daphne, start_worker, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -130,14 +129,6 @@ def static_root(tmp_path_factory):
     return root
 
 
-def _serving(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 class App:
     def __init__(self, url, web, worker):
         self.url, self.web, self.worker = url, web, worker
@@ -152,7 +143,7 @@ def app(transactional_db, fake_hub, tmp_path, static_root):
     worker = start_worker(tmp_path, **env)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _serving(url + "/accounts/login/") or web.popen.poll() is not None, timeout=60,
+        wait_until(lambda: answers_ok(url + "/accounts/login/") or web.popen.poll() is not None, timeout=60,
                    interval=0.1, message=f"daphne to serve (log: {web.log_path})")
         assert web.popen.poll() is None, f"daphne exited:\n{web.output()}"
         yield App(url, web, worker)

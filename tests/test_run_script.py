@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from tests.fakehub import repos
-from tests.processes import ROOT, ManagedProcess, free_port, wait_until
+from tests.processes import ROOT, ManagedProcess, answers_ok, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +21,6 @@ def call(url, password, data=None):
         return response.status, json.loads(response.read())
 
 
-def reachable(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def test_run_script_serves_the_app_and_a_download_completes(fake_hub, tmp_path):
     port = free_port()
     password = "run-script-pass-1"
@@ -37,7 +29,7 @@ def test_run_script_serves_the_app_and_a_download_completes(fake_hub, tmp_path):
     app = ManagedProcess(["bash", str(ROOT / "scripts" / "run.sh")], env, tmp_path / "run.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: reachable(f"{base}/accounts/login/"), timeout=120, message=f"the app ({app.log_path})")
+        wait_until(lambda: answers_ok(f"{base}/accounts/login/"), timeout=120, message=f"the app ({app.log_path})")
         status, body = call(f"{base}/api/v1/datasets/download/", password, {"repo_id": repos.JSONL, "split": "test"})
         assert status == 202
         dataset_url = f"{base}/api/v1/datasets/{body['id']}/"
