@@ -65,7 +65,9 @@ class DownloadForm(forms.Form):
 
         data = self.cleaned_data
         try:
-            sha, _private = hub.resolve_revision(data["repo_id"], data["revision"])
+            sha, _private = hub.resolve_revision(
+                data["repo_id"], data["revision"], attempts=hub.INTERACTIVE_ATTEMPTS
+            )
             return hub.plan(data["repo_id"], sha, data["subset"], data["split"])
         except hub.HubError as exc:
             self.add_error(exc.field, exc.message)

@@ -187,14 +187,18 @@ def with_retries(func, *, attempts=None, what="request"):
 # --- Inspection ------------------------------------------------------------------------
 
 
-def resolve_revision(repo_id, revision="", token=None):
+# A person waiting on a page gets an answer after one quick retry, not after the worker's backoff.
+INTERACTIVE_ATTEMPTS = 2
+
+
+def resolve_revision(repo_id, revision="", token=None, attempts=None):
     """The commit sha that `revision` (branch, tag, sha; default branch if empty) points to now."""
 
     def call():
         with translated_errors(repo_id, revision):
             return api(token).dataset_info(repo_id, revision=revision or None, files_metadata=False)
 
-    info = with_retries(call, what=f"lookup of {describe(repo_id, revision)}")
+    info = with_retries(call, attempts=attempts, what=f"lookup of {describe(repo_id, revision)}")
     return info.sha, bool(info.private)
 
 
@@ -244,7 +248,7 @@ def file_sizes(repo_id, sha, paths, token=None):
 
 def inspect(repo_id, revision="", token=None):
     """What a dataset offers: its pinned sha, subsets and their splits with file counts and sizes."""
-    sha, private = resolve_revision(repo_id, revision, token)
+    sha, private = resolve_revision(repo_id, revision, token, attempts=INTERACTIVE_ATTEMPTS)
     configs = []
     for name in config_names(repo_id, sha, token):
         files = data_files_of(builder_for(repo_id, sha, name, token))
