@@ -36,6 +36,7 @@ def dataset_state(dataset, bytes_per_second=None, eta_seconds=None):
         "eta_seconds": eta_seconds,
         "total_samples": dataset.total_samples,
         "error_message": dataset.error_message,
+        "created_at": dataset.created_at.isoformat() if dataset.created_at else None,
         "updated_at": dataset.updated_at.isoformat() if dataset.updated_at else None,
     }
 

@@ -60,6 +60,8 @@ class DatasetListView(LoginRequiredMixin, ListView):
         context["search"] = data.get("q", "")
         context["filtered"] = bool(context["current_status"] or context["search"])
         context["free_space"] = storage.free_space()
+        # Datasets created after this moment are not on the page: live.js adds them from its first snapshot.
+        context["rendered_at"] = timezone.now().isoformat()
         page = context["page_obj"]
         context["page_range"] = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
         # Rendered into a <template> for cards that arrive over the live connection.
@@ -130,6 +132,8 @@ class DownloadView(LoginRequiredMixin, FormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["free_space"] = storage.free_space()
+        # Datasets created after this moment are not on the page: live.js adds them from its first snapshot.
+        context["rendered_at"] = timezone.now().isoformat()
         return context
 
     def form_valid(self, form):

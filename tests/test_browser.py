@@ -524,3 +524,19 @@ def test_delete_from_the_list_and_from_the_detail_page(app, browsing, orm, fake_
     assert not orm(Dataset.objects.exists)
 
     assert not browsing.errors, browsing.errors
+
+
+def test_a_dataset_created_before_the_live_socket_is_up_gets_its_card(app, browsing, orm, fake_hub, user):
+    page = browsing.new_page()
+    log_in(page, user.username)
+    # Hold the page's next socket before it reaches the server, as a slow connection would.
+    held = []
+    page.route_web_socket(re.compile(r"/ws/datasets/$"), lambda ws: held.append(ws))
+    page.goto("/")
+    wait_until(lambda: page.evaluate("() => true") and held, timeout=10, interval=0.1, message="the held socket")
+    expect_tab_counts(page)
+    dataset = orm(lambda: services.request_download(repos.JSONL, split="test")[0])
+    held[0].connect_to_server()
+    # Not on the rendered page and not in its counts: the first snapshot brings both.
+    wait_for_status(page, orm, dataset.pk, "ready")
+    expect_tab_counts(page, ready=1)

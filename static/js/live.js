@@ -106,10 +106,18 @@
       if (before.status === dataset.status) return;
       addToTab(before.status, -1);
       addToTab(dataset.status, 1);
-    } else if (!(event === "snapshot" && firstSnapshot)) {
+    } else if (!(event === "snapshot" && firstSnapshot && !newSinceRender(dataset))) {
       addToTab("", 1);
       addToTab(dataset.status, 1);
     }
+  }
+
+  // A dataset created after the page was rendered (before the socket was up) is not on the page
+  // and not in the server's counts: its first snapshot is treated like a "created" event.
+  function newSinceRender(dataset) {
+    var cards = document.getElementById("dataset-cards");
+    var renderedAt = cards && Date.parse(cards.getAttribute("data-rendered-at") || "");
+    return Boolean(renderedAt && dataset && Date.parse(dataset.created_at) > renderedAt);
   }
 
   function handle(message) {
@@ -118,7 +126,10 @@
     (Array.isArray(message.datasets) ? message.datasets : [dataset]).forEach(function (d) { count(message.event, d); });
     switch (message.event) {
       case "snapshot":
-        (Array.isArray(message.datasets) ? message.datasets : (dataset ? [dataset] : [])).forEach(window.hfd.applyState);
+        (Array.isArray(message.datasets) ? message.datasets : (dataset ? [dataset] : [])).forEach(function (d) {
+          if (newSinceRender(d)) window.hfd.datasetCreated(d);
+          else window.hfd.applyState(d);
+        });
         break;
       case "created":
         window.hfd.datasetCreated(dataset);
