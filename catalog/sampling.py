@@ -5,6 +5,8 @@ enough rows. JSON Lines and CSV are streamed line by line and the connection is 
 as there are enough records. Other formats fall back to whole files, one at a time.
 The rows are written to small local files that go through the same build step as a full
 download. A capped download is small by nature, so a crash restarts it from zero.
+For parquet the footers tell exactly how many bytes the rows take, so `total_bytes` is right
+before the row data is read; for line formats it is the whole split until the rows are in.
 """
 
 import io
@@ -19,27 +21,30 @@ from catalog import fetch, hub, services, storage
 def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
     """Local files holding at least max_samples rows (or the whole split if it is smaller)."""
     out_dir = storage.downloads_dir(dataset.pk) / "first-rows"
-    needed = max_samples
-    outputs = []
-    for planned in plan.files:
-        if needed <= 0:
-            break
-        target = storage.safe_join(out_dir, planned.path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        reader = _reader_for(plan.module, planned.path)
-        got = reader(plan, planned, target, needed, reporter, token)
-        needed -= got
-        outputs.append(target)
+    if plan.module == "parquet":
+        outputs = _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir)
+    else:
+        needed, outputs = max_samples, []
+        for planned in plan.files:
+            if needed <= 0:
+                break
+            target = _target(out_dir, planned)
+            needed -= _reader_for(plan.module, planned.path)(plan, planned, target, needed, reporter, token)
+            outputs.append(target)
     # The transfer is over: what came in is the whole of it, so progress ends at 100%.
     reporter.total = reporter.done
     services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.done)
     return outputs
 
 
+def _target(out_dir, planned):
+    target = storage.safe_join(out_dir, planned.path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
 def _reader_for(module, path):
     lower = path.lower()
-    if module == "parquet":
-        return _first_parquet_rows
     if module == "json" and lower.endswith((".jsonl", ".ndjson")):
         return _first_lines
     if module == "csv":
@@ -92,18 +97,37 @@ class RangeFile(io.RawIOBase):
         return data
 
 
-def _first_parquet_rows(plan, planned, target, needed, reporter, token):
-    remote = pq.ParquetFile(pa.PythonFile(RangeFile(plan, planned, reporter, token), mode="r"))
-    got = 0
-    with pq.ParquetWriter(target, remote.schema_arrow) as writer:
+def _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir):
+    # Footers first: they tell how many rows each row group holds and how many bytes it takes,
+    # so the total shown is what will really be read rather than the whole split.
+    chosen, needed, to_read = [], max_samples, 0
+    for planned in plan.files:
+        if needed <= 0:
+            break
+        remote = pq.ParquetFile(pa.PythonFile(RangeFile(plan, planned, reporter, token), mode="r"))
+        groups = []
         for index in range(remote.num_row_groups):
-            table = remote.read_row_group(index)
-            writer.write_table(table.slice(0, needed - got))
-            got += min(table.num_rows, needed - got)
-            reporter.check()
-            if got >= needed:
+            if needed <= 0:
                 break
-    return got
+            group = remote.metadata.row_group(index)
+            groups.append(index)
+            needed -= group.num_rows
+            to_read += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+        chosen.append((planned, remote, groups))
+    reporter.total = reporter.done + to_read
+    services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.total)
+
+    outputs, needed = [], max_samples
+    for planned, remote, groups in chosen:
+        target = _target(out_dir, planned)
+        with pq.ParquetWriter(target, remote.schema_arrow) as writer:
+            for index in groups:
+                table = remote.read_row_group(index)
+                writer.write_table(table.slice(0, needed))
+                needed -= min(table.num_rows, needed)
+                reporter.check()
+        outputs.append(target)
+    return outputs
 
 
 def _stream_records(plan, planned, target, needed, reporter, token, is_record_end, header_lines=0):

@@ -168,6 +168,18 @@ def test_max_samples_streams_only_what_it_needs(fake_hub):
     assert dataset.downloaded_bytes == dataset.total_bytes == served
 
 
+def test_max_samples_on_parquet_knows_its_exact_total_before_reading_rows(fake_hub, recording_reporter, settings):
+    settings.HFD_PROGRESS_INTERVAL = 0
+    dataset = run(start(repos.MULTI, max_samples=600), reporter_factory=recording_reporter)
+    assert dataset.status == S.READY, dataset.error_message
+    split_bytes = split_size(fake_hub, repos.MULTI, MULTI_TRAIN)
+    totals = [total for _, _, total in recording_reporter.flushes]
+    # Footer reads are shown against the whole split; the row groups against what they really take.
+    assert totals[0] == split_bytes
+    assert totals[-1] == dataset.total_bytes == data_bytes_served(fake_hub, repos.MULTI) < split_bytes / 10
+    assert len([t for t in totals if t == dataset.total_bytes]) >= 3  # 600 rows: three row groups of 250
+
+
 def test_max_samples_across_shards(fake_hub):
     n = repos.MULTI_ROWS_PER_SHARD + 10
     dataset = download(repos.MULTI, max_samples=n)
