@@ -22,7 +22,8 @@ def main():
 
     import huggingface_hub
 
-    from catalog import fetch, hub as hub_module, progress
+    from catalog import fetch, progress
+    from catalog import hub as hub_module
     from catalog.models import Dataset
 
     size = args.mb * 1024 * 1024 // args.files
@@ -31,13 +32,19 @@ def main():
 
     started = time.perf_counter()
     for path in files:
-        huggingface_hub.hf_hub_download("bench/big", path, repo_type="dataset", revision=sha,
-                                        local_dir=work / "baseline")
+        huggingface_hub.hf_hub_download(
+            "bench/big", path, repo_type="dataset", revision=sha, local_dir=work / "baseline"
+        )
     baseline = time.perf_counter() - started
 
     planned = [hub_module.PlannedFile(path=p, size=len(b)) for p, b in files.items()]
-    dataset = Dataset.objects.create(name="bench", repo_id="bench/big", status=Dataset.Status.DOWNLOADING,
-                                     run_id="bench", total_bytes=sum(f.size for f in planned))
+    dataset = Dataset.objects.create(
+        name="bench",
+        repo_id="bench/big",
+        status=Dataset.Status.DOWNLOADING,
+        run_id="bench",
+        total_bytes=sum(f.size for f in planned),
+    )
     reporter = progress.ProgressReporter(dataset, "bench")
     started = time.perf_counter()
     fetch.fetch_files(dataset.pk, "bench/big", sha, planned, reporter, parallel=args.files)

@@ -13,9 +13,22 @@ class DatasetAdmin(admin.ModelAdmin):
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "id", "status", "downloaded_bytes", "total_bytes", "total_samples", "resolved_revision", "local_path",
-        "size_on_disk", "features", "column_stats", "error_message", "heartbeat_at", "started_at",
-        "finished_at", "created_at", "updated_at",
+        "id",
+        "status",
+        "downloaded_bytes",
+        "total_bytes",
+        "total_samples",
+        "resolved_revision",
+        "local_path",
+        "size_on_disk",
+        "features",
+        "column_stats",
+        "error_message",
+        "heartbeat_at",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "updated_at",
     ]
     fields = ["name", "source", "repo_id", "config", "owner"] + readonly_fields
     actions = ["cancel_selected", "retry_selected"]

@@ -65,9 +65,7 @@ class DownloadForm(forms.Form):
 
         data = self.cleaned_data
         try:
-            sha, _private = hub.resolve_revision(
-                data["repo_id"], data["revision"], attempts=hub.INTERACTIVE_ATTEMPTS
-            )
+            sha, _private = hub.resolve_revision(data["repo_id"], data["revision"], attempts=hub.INTERACTIVE_ATTEMPTS)
             return hub.plan(data["repo_id"], sha, data["subset"], data["split"])
         except hub.HubError as exc:
             self.add_error(exc.field, exc.message)
@@ -102,9 +100,7 @@ class ImportForm(forms.Form):
 
     ACCEPT = ".csv,.json,.jsonl,.parquet"
 
-    name = forms.CharField(
-        max_length=255, required=False, help_text="Shown in the catalog. Empty: the file's name."
-    )
+    name = forms.CharField(max_length=255, required=False, help_text="Shown in the catalog. Empty: the file's name.")
     file = forms.FileField(
         label="Upload a file",
         required=False,
@@ -115,7 +111,9 @@ class ImportForm(forms.Form):
         label="Or a path on the server",
         max_length=1024,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "/srv/data/file.parquet"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": "/srv/data/file.parquet"}
+        ),
     )
 
     def __init__(self, *args, **kwargs):

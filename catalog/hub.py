@@ -155,7 +155,9 @@ def translated_errors(repo_id, revision=None):
     except hf_errors.HfHubHTTPError as exc:
         raise error_for_status(exc.response.status_code if exc.response is not None else None, what, exc) from None
     except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
-        raise HubUnavailable(f"The Hub at {settings.HF_ENDPOINT} could not be reached ({exc.__class__.__name__}).") from None
+        raise HubUnavailable(
+            f"The Hub at {settings.HF_ENDPOINT} could not be reached ({exc.__class__.__name__})."
+        ) from None
 
 
 def error_for_status(status, what, exc=None):

@@ -103,7 +103,11 @@ def _send_now(groups, message, event, dataset_id):
         _retry_at = time.monotonic() + RETRY_AFTER
         logger.warning(
             "Live update %r for dataset %s not sent (%s: %s); live updates paused for %ss",
-            event, dataset_id, type(exc).__name__, exc, RETRY_AFTER,
+            event,
+            dataset_id,
+            type(exc).__name__,
+            exc,
+            RETRY_AFTER,
         )
 
 

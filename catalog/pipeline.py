@@ -9,8 +9,6 @@ import shutil
 import threading
 from pathlib import Path
 
-from django.conf import settings
-
 from catalog import fetch, hub, progress, services, storage
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
@@ -109,9 +107,7 @@ def _download_and_build(dataset, beat, reporter_factory):
     # A resumed run keeps the commit it started with, so the files on disk still belong to it.
     sha = dataset.resolved_revision or hub.resolve_revision(dataset.repo_id, dataset.revision)[0]
     beat.check()
-    plan = hub.with_retries(
-        lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split), what="planning"
-    )
+    plan = hub.with_retries(lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split), what="planning")
     services.save_run_fields(dataset, run_id, resolved_revision=sha, total_bytes=plan.total_bytes)
     reporter = reporter_factory(dataset, run_id, already_done=fetch.bytes_on_disk(dataset.pk, plan.files))
     if dataset.max_samples:
@@ -201,4 +197,3 @@ def describe_feature(feature):
     if isinstance(feature, dict):
         return "struct<" + ", ".join(f"{k}: {describe_feature(v)}" for k, v in feature.items()) + ">"
     return type(feature).__name__.lower()
-

@@ -85,8 +85,9 @@ class RangeFile(io.RawIOBase):
 
     def _get(self, start, end):
         parts = []
-        with hub.stream_file(self.plan.repo_id, self.plan.sha, self.planned.path, start=start, end=end,
-                             token=self.token) as (response, offset):
+        with hub.stream_file(
+            self.plan.repo_id, self.plan.sha, self.planned.path, start=start, end=end, token=self.token
+        ) as (response, offset):
             if offset != start:
                 raise hub.HubError(f"The Hub ignored a byte range request for '{self.planned.path}'.")
             for chunk in hub.iter_body(response, self.plan.repo_id):

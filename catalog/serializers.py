@@ -62,31 +62,41 @@ class DatasetSerializer(serializers.ModelSerializer):
 class DownloadRequestSerializer(serializers.Serializer):
     repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
     subset = serializers.CharField(
-        max_length=128, required=False, allow_blank=True, default="",
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
         validators=[django_validator(validators.validate_subset)],
     )
     split = serializers.CharField(
         max_length=128, required=False, default="train", validators=[django_validator(validators.validate_split)]
     )
     revision = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="",
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
         validators=[django_validator(validators.validate_revision)],
     )
     max_samples = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
-
 class HubQuerySerializer(serializers.Serializer):
     repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
     revision = serializers.CharField(
-        max_length=200, required=False, allow_blank=True, default="",
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
         validators=[django_validator(validators.validate_revision)],
     )
 
 
 class ImportRequestSerializer(serializers.Serializer):
-    file = serializers.FileField(required=False, allow_empty_file=False, help_text="A csv, json, jsonl or parquet file.")
+    file = serializers.FileField(
+        required=False, allow_empty_file=False, help_text="A csv, json, jsonl or parquet file."
+    )
     path = serializers.CharField(
         max_length=1024, required=False, allow_blank=True, default="", help_text="A file under HFD_IMPORT_ROOTS."
     )

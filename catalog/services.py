@@ -68,9 +68,7 @@ def default_name(repo_id, subset, split, max_samples):
     return name
 
 
-def request_download(
-    repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None, queue=True
-):
+def request_download(repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None, queue=True):
     """Create a pending Hub dataset and queue its download, or return the identical live one.
 
     queue=False is for running it in the foreground (manage.py download --now). Returns (dataset, created).
@@ -155,9 +153,7 @@ def cancel(dataset):
 def retry(dataset):
     """Queue a failed or cancelled dataset again; it resumes from the files already on disk."""
     if dataset.status not in (Status.FAILED, Status.CANCELLED):
-        raise TransitionNotAllowed(
-            f"Only a failed or cancelled dataset can be retried; this one is {dataset.status}."
-        )
+        raise TransitionNotAllowed(f"Only a failed or cancelled dataset can be retried; this one is {dataset.status}.")
     try:
         with transaction.atomic():
             transition(dataset, Status.PENDING, error_message="", finished_at=None, heartbeat_at=None, run_id="")

@@ -1,11 +1,11 @@
 """Disk layout and path safety. Every path under the data directory is built here.
 
-    DATA_DIR/datasets/<uuid>/
-        downloads/<repo path>          finished files fetched from the Hub
-        downloads/<repo path>.partial  a file being fetched; kept across crashes to resume
-        arrow/                         the finished Arrow dataset (load_from_disk opens it)
-        arrow.tmp-*/                   being written; renamed to arrow/ only when complete
-        upload/                        a local file given to the import API
+DATA_DIR/datasets/<uuid>/
+    downloads/<repo path>          finished files fetched from the Hub
+    downloads/<repo path>.partial  a file being fetched; kept across crashes to resume
+    arrow/                         the finished Arrow dataset (load_from_disk opens it)
+    arrow.tmp-*/                   being written; renamed to arrow/ only when complete
+    upload/                        a local file given to the import API
 """
 
 import os

@@ -51,7 +51,9 @@ class DatasetListView(LoginRequiredMixin, ListView):
         context = super().get_context_data(**kwargs)
         # The delete confirmation shows what a delete frees: measure only the cards on this page.
         context["datasets"] = usage.annotate(context["datasets"])
-        counts = dict(Dataset.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+        counts = dict(
+            Dataset.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+        )
         context["status_tabs"] = [("", "All", sum(counts.values()))] + [
             (value, label, counts.get(value, 0)) for value, label in Dataset.Status.choices
         ]
@@ -152,7 +154,8 @@ class DownloadView(LoginRequiredMixin, FormView):
             messages.info(
                 self.request,
                 format_html(
-                    "This dataset is already in the catalog ({}): {}.", dataset.get_status_display().lower(),
+                    "This dataset is already in the catalog ({}): {}.",
+                    dataset.get_status_display().lower(),
                     dataset_link(dataset),
                 ),
             )

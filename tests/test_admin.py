@@ -15,8 +15,15 @@ def admin_client_logged_in(client, django_user_model):
 def test_changelist_with_1000_datasets_uses_few_queries(admin_client_logged_in, django_user_model):
     owner = django_user_model.objects.create_user("bob")
     Dataset.objects.bulk_create(
-        Dataset(name=f"set {i}", repo_id=f"acme/set{i}", owner=owner, total_bytes=10_000 * i, downloaded_bytes=5_000 * i,
-                size_on_disk=123_456 if i % 2 else None, status=Dataset.Status.READY if i % 3 else Dataset.Status.FAILED)
+        Dataset(
+            name=f"set {i}",
+            repo_id=f"acme/set{i}",
+            owner=owner,
+            total_bytes=10_000 * i,
+            downloaded_bytes=5_000 * i,
+            size_on_disk=123_456 if i % 2 else None,
+            status=Dataset.Status.READY if i % 3 else Dataset.Status.FAILED,
+        )
         for i in range(1000)
     )
     with CaptureQueriesContext(connection) as queries:

@@ -117,9 +117,7 @@ def test_download_rejects_bad_input_naming_the_field(api_client, field, value):
     assert Dataset.objects.count() == 0
 
 
-@pytest.mark.parametrize(
-    "repo_id", ["squad", "acme/multi", "Org-1/data_set.v2", "a/b", "x" * 96, "user/" + "y" * 96]
-)
+@pytest.mark.parametrize("repo_id", ["squad", "acme/multi", "Org-1/data_set.v2", "a/b", "x" * 96, "user/" + "y" * 96])
 def test_download_accepts_valid_repo_ids(api_client, repo_id):
     response = api_client.post(DOWNLOAD_URL, {"repo_id": repo_id}, format="json")
     assert response.status_code == 202, response.content

@@ -123,7 +123,10 @@ def static_root(tmp_path_factory):
     env = dict(os.environ, HFD_STATIC_ROOT=str(root), SECRET_KEY="collectstatic-only")
     subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input", "--verbosity", "0"],
-        cwd=ROOT, env=env, check=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
     )
     assert (root / "js" / "app.js").exists()
     return root
@@ -143,8 +146,12 @@ def app(transactional_db, fake_hub, tmp_path, static_root):
     worker = start_worker(tmp_path, **env)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: answers_ok(url + "/accounts/login/") or web.popen.poll() is not None, timeout=60,
-                   interval=0.1, message=f"daphne to serve (log: {web.log_path})")
+        wait_until(
+            lambda: answers_ok(url + "/accounts/login/") or web.popen.poll() is not None,
+            timeout=60,
+            interval=0.1,
+            message=f"daphne to serve (log: {web.log_path})",
+        )
         assert web.popen.poll() is None, f"daphne exited:\n{web.output()}"
         yield App(url, web, worker)
     finally:
@@ -361,8 +368,9 @@ def test_log_in_download_watch_live_progress_and_page_through_rows(app, browsing
     moving = [s["value"] for s in observed if s["status"] == "downloading" and s["value"] is not None]
     assert moving == sorted(moving), observed
     assert len({v for v in moving if 0 < v < 100}) >= 2, observed
-    assert any(s["status"] == "downloading" and re.fullmatch(r"[\d.]+\s(KB|MB)/s", _text(s["speed"]))
-               for s in observed), observed
+    assert any(
+        s["status"] == "downloading" and re.fullmatch(r"[\d.]+\s(KB|MB)/s", _text(s["speed"])) for s in observed
+    ), observed
     assert any(_text(s["bytes"]).endswith(f" of {js_size(total)}") for s in observed), observed
 
     # Ready, without a reload: the row count is shown and the progress bar is gone.

@@ -27,7 +27,11 @@ def test_download_command_now_runs_in_the_foreground_with_a_progress_bar(fake_hu
 
 @pytest.mark.parametrize(
     "args, message",
-    [(["a/b/c"], "repo_id"), (["acme/x", "--split", "../x"], "--split"), (["acme/x", "--max-samples", "0"], "--max-samples")],
+    [
+        (["a/b/c"], "repo_id"),
+        (["acme/x", "--split", "../x"], "--split"),
+        (["acme/x", "--max-samples", "0"], "--max-samples"),
+    ],
 )
 def test_download_command_validates(db, args, message):
     with pytest.raises(CommandError, match=message):

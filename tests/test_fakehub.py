@@ -67,7 +67,10 @@ def test_list_repo_tree_and_paths_info(fake_hub):
     files = fake_hub.standard_repos[MULTI]["files"]
     top = list(api().list_repo_tree(MULTI, repo_type="dataset"))
     assert [(e.path, type(e).__name__) for e in top] == [
-        ("README.md", "RepoFile"), ("data", "RepoFolder"), ("extra", "RepoFolder")]
+        ("README.md", "RepoFile"),
+        ("data", "RepoFolder"),
+        ("extra", "RepoFolder"),
+    ]
     everything = list(api().list_repo_tree(MULTI, repo_type="dataset", recursive=True, expand=True))
     sizes = {e.path: e.size for e in everything if hasattr(e, "size")}
     assert sizes == {path: len(data) for path, data in files.items()}
@@ -86,7 +89,10 @@ def test_list_repo_tree_and_paths_info(fake_hub):
 
     infos = api().get_paths_info(MULTI, ["README.md", "data", TEST_FILE, "missing.txt"], repo_type="dataset")
     assert [(i.path, type(i).__name__) for i in infos] == [
-        ("README.md", "RepoFile"), ("data", "RepoFolder"), (TEST_FILE, "RepoFile")]
+        ("README.md", "RepoFile"),
+        ("data", "RepoFolder"),
+        (TEST_FILE, "RepoFile"),
+    ]
     assert infos[0].lfs is None and infos[2].lfs.sha256 == hashlib.sha256(files[TEST_FILE]).hexdigest()
     assert infos[2].size == len(files[TEST_FILE])
     assert not fake_hub.unhandled
@@ -97,8 +103,12 @@ def test_refs_revisions_and_new_commits(fake_hub):
     refs = api().list_repo_refs(JSONL, repo_type="dataset")
     assert {b.name: b.target_commit for b in refs.branches} == {"main": jsonl["sha"], "v1": jsonl["v1_sha"]}
     assert [(t.name, t.target_commit) for t in refs.tags] == [("v1.0", jsonl["v1_sha"])]
-    for revision, sha in [("main", jsonl["sha"]), ("v1", jsonl["v1_sha"]), ("v1.0", jsonl["v1_sha"]),
-                          (jsonl["v1_sha"], jsonl["v1_sha"])]:
+    for revision, sha in [
+        ("main", jsonl["sha"]),
+        ("v1", jsonl["v1_sha"]),
+        ("v1.0", jsonl["v1_sha"]),
+        (jsonl["v1_sha"], jsonl["v1_sha"]),
+    ]:
         assert api().dataset_info(JSONL, revision=revision).sha == sha
     commits = api().list_repo_commits(JSONL, repo_type="dataset")
     assert [c.commit_id for c in commits] == [jsonl["sha"], jsonl["v1_sha"]]
@@ -143,8 +153,12 @@ def test_range_requests(fake_hub):
     status, headers, _ = raw_get(fake_hub, url, {"Range": f"bytes={len(data)}-"})
     assert (status, headers["Content-Range"]) == (416, f"bytes */{len(data)}")
     assert fake_hub.bytes_served(MULTI, TEST_FILE) == 115
-    assert [r[2] for r in fake_hub.requests] == ["bytes=100-199", "bytes=-10", f"bytes={len(data) - 5}-",
-                                                 f"bytes={len(data)}-"]
+    assert [r[2] for r in fake_hub.requests] == [
+        "bytes=100-199",
+        "bytes=-10",
+        f"bytes={len(data) - 5}-",
+        f"bytes={len(data)}-",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- errors

@@ -50,8 +50,12 @@ def test_inspect_private_with_token(api_client, fake_hub, settings):
 
 
 @pytest.mark.parametrize(
-    "url, field", [("/api/v1/hub/a/b/c/", "repo_id"), ("/api/v1/hub/acme/x$y/", "repo_id"),
-                   ("/api/v1/hub/acme/jsonl/?revision=../x", "revision")]
+    "url, field",
+    [
+        ("/api/v1/hub/a/b/c/", "repo_id"),
+        ("/api/v1/hub/acme/x$y/", "repo_id"),
+        ("/api/v1/hub/acme/jsonl/?revision=../x", "revision"),
+    ],
 )
 def test_inspect_bad_input_is_400_naming_the_field(api_client, fake_hub, url, field):
     response = api_client.get(url)

@@ -111,7 +111,9 @@ def test_bad_imports_are_400_naming_the_field(api_client, settings, tmp_path, da
 
 
 def test_a_broken_file_fails_with_a_message_and_nothing_ready(api_client):
-    dataset = process(api_client.post(IMPORT_URL, {"file": upload("bad.parquet", b"not parquet at all")}, format="multipart"))
+    dataset = process(
+        api_client.post(IMPORT_URL, {"file": upload("bad.parquet", b"not parquet at all")}, format="multipart")
+    )
     assert dataset.status == Dataset.Status.FAILED
     assert dataset.error_message
     assert not storage.arrow_dir(dataset.pk).exists()

@@ -106,7 +106,7 @@ class WebSocketClient:
                 elif length == 127:
                     (length,) = struct.unpack("!Q", self._read_exact(8))
                 payload = self._read_exact(length)
-            except socket.timeout:
+            except TimeoutError:
                 raise AssertionError(f"no WebSocket message within {timeout}s") from None
             opcode = first & 0x0F
             if opcode == 0x9:  # ping: answer, or the server drops us

@@ -116,7 +116,9 @@ def test_arrow_matches_the_source_rows(fake_hub):
     dataset = download(repos.MULTI, subset="extra", split="test")
     assert dataset.status == S.READY, dataset.error_message
     loaded = datasets.load_from_disk(dataset.local_path)
-    source = pq.read_table(io.BytesIO(fake_hub.standard_repos[repos.MULTI]["files"][repos.MULTI_FILES["extra"]["test"][0]]))
+    source = pq.read_table(
+        io.BytesIO(fake_hub.standard_repos[repos.MULTI]["files"][repos.MULTI_FILES["extra"]["test"][0]])
+    )
     assert loaded.data.table.select(repos.MULTI_COLUMNS).to_pylist() == source.select(repos.MULTI_COLUMNS).to_pylist()
 
 
@@ -298,7 +300,11 @@ def test_a_stalled_server_times_out_and_a_retry_resumes(fake_hub, settings):
         (repos.PRIVATE, {}, "was not found"),
         (repos.JSONL, {"revision": "no-such-branch"}, "Revision 'no-such-branch' does not exist"),
         (repos.MULTI, {"subset": "nope"}, "Subset 'nope' does not exist in 'acme/multi'. Available: default, extra"),
-        (repos.MULTI, {"split": "validation"}, "Split 'validation' does not exist in 'acme/multi'. Available: train, test"),
+        (
+            repos.MULTI,
+            {"split": "validation"},
+            "Split 'validation' does not exist in 'acme/multi'. Available: train, test",
+        ),
     ],
 )
 def test_permanent_errors_fail_at_once_with_a_clear_message(fake_hub, repo_id, options, message):

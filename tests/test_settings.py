@@ -22,13 +22,17 @@ def run_manage(*args, env):
 
 
 def test_deploy_check_passes_with_documented_production_variables(tmp_path):
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "HFD_DATA_DIR": str(tmp_path)})
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, "HFD_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_deploy_check_warns_without_them(tmp_path):
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "1", "HFD_DATA_DIR": str(tmp_path)})
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "1", "HFD_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode != 0
     assert "DEBUG" in result.stdout + result.stderr
 
@@ -38,6 +42,10 @@ def test_embedded_default_is_sqlite_under_data_dir(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update({"HFD_DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "hfdatasets.settings"})
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); " + code], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.stdout.strip() == str(tmp_path / "db.sqlite3"), result.stderr

@@ -8,12 +8,10 @@ import datasets
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from django.urls import reverse
 
 from catalog import browse, storage
-from catalog.templatetags import catalog_tags
 from catalog.models import Dataset
-
+from catalog.templatetags import catalog_tags
 from tests import test_api
 
 pytestmark = pytest.mark.django_db
@@ -155,9 +153,12 @@ def test_base_layout_has_navigation_and_static_files(logged_in):
 
 def test_list_renders_a_card_per_dataset(logged_in, make_dataset):
     downloading = make_dataset(
-        name="Movie reviews", repo_id="stanfordnlp/imdb", status=Dataset.Status.DOWNLOADING,
+        name="Movie reviews",
+        repo_id="stanfordnlp/imdb",
+        status=Dataset.Status.DOWNLOADING,
         config={"subset": "plain_text", "split": "test", "revision": "", "max_samples": None},
-        downloaded_bytes=512 * 1024, total_bytes=2 * 1024 * 1024,
+        downloaded_bytes=512 * 1024,
+        total_bytes=2 * 1024 * 1024,
     )
     failed = make_dataset(name="Broken", status=Dataset.Status.FAILED, error_message="The Hub said no.")
     page = logged_in.get("/")
@@ -424,9 +425,18 @@ def test_detail_shows_metadata_columns_and_stats(logged_in, ready_dataset):
     assert page.status_code == 200
     text = text_of(page)
     for expected in (
-        "acme/multi train", "Hugging Face Hub", "acme/multi", "extra", "train", "Revision asked main",
-        "0123456789abcdef0123456789abcdef01234567", "Max samples 60", "Rows 60", "Download size 120.6 KB",
-        "On disk 96.5 KB", "by alice",
+        "acme/multi train",
+        "Hugging Face Hub",
+        "acme/multi",
+        "extra",
+        "train",
+        "Revision asked main",
+        "0123456789abcdef0123456789abcdef01234567",
+        "Max samples 60",
+        "Rows 60",
+        "Download size 120.6 KB",
+        "On disk 96.5 KB",
+        "by alice",
     ):
         assert expected in text, expected
     content = page.content.decode()
@@ -451,14 +461,17 @@ def test_detail_row_browser_renders_values_safely(logged_in, ready_dataset):
     rows = re.search(r'<table class="table rows-table">(.*?)</table>', content, re.S).group(1)
     # Header and the first page of 25 rows.
     assert [text_of_fragment(h) for h in re.findall(r'<th scope="col" class="mono">(.*?)</th>', rows)] == [
-        "id", "text", "blob", "meta",
+        "id",
+        "text",
+        "blob",
+        "meta",
     ]
     assert len(re.findall(r"<tr>", rows)) == 1 + 25
     assert "Rows 0–24 of 60" in text_of(page)
     # Long text: a preview and an expand control, the full text behind it.
     assert '<details class="v-long v-text">' in rows
     assert "show all 1,700 characters" in rows
-    assert LONG_TEXT[:catalog_tags.PREVIEW_CHARS] + "…" in rows
+    assert LONG_TEXT[: catalog_tags.PREVIEW_CHARS] + "…" in rows
     assert LONG_TEXT.strip() in rows
     # HTML in the data is escaped, never rendered.
     assert HTML_TEXT not in content and "<i>t0</i>" not in content
@@ -493,9 +506,7 @@ def test_detail_of_a_very_long_value_links_to_the_json(logged_in, make_dataset):
 
 
 def test_detail_of_an_active_dataset_shows_live_progress(logged_in, make_dataset):
-    dataset = make_dataset(
-        status=Dataset.Status.DOWNLOADING, downloaded_bytes=3 * 1024**2, total_bytes=4 * 1024**2
-    )
+    dataset = make_dataset(status=Dataset.Status.DOWNLOADING, downloaded_bytes=3 * 1024**2, total_bytes=4 * 1024**2)
     page = logged_in.get(f"/datasets/{dataset.pk}/")
     content = page.content.decode()
     assert f'data-live-path="/ws/datasets/{dataset.pk}/"' in content
@@ -512,8 +523,10 @@ def test_detail_shows_error_and_timing(logged_in, make_dataset):
 
     now = timezone.now()
     dataset = make_dataset(
-        status=Dataset.Status.FAILED, error_message="Split 'x' does not exist.",
-        started_at=now - timedelta(minutes=3, seconds=5), finished_at=now,
+        status=Dataset.Status.FAILED,
+        error_message="Split 'x' does not exist.",
+        started_at=now - timedelta(minutes=3, seconds=5),
+        finished_at=now,
     )
     text = text_of(logged_in.get(f"/datasets/{dataset.pk}/"))
     assert "Split 'x' does not exist." in text
@@ -560,7 +573,12 @@ def test_rows_api(api_client, ready_dataset):
     assert body["columns"] == ["id", "text", "blob", "meta"]
     assert body["rows"] == [
         {"id": 2, "text": HTML_TEXT, "blob": None, "meta": {"tag": "<i>t2</i>", "values": [2, 3]}},
-        {"id": 3, "text": "row 3", "blob": {"binary": True, "size": 1500}, "meta": {"tag": "<i>t3</i>", "values": [3, 4]}},
+        {
+            "id": 3,
+            "text": "row 3",
+            "blob": {"binary": True, "size": 1500},
+            "meta": {"tag": "<i>t3</i>", "values": [3, 4]},
+        },
     ]
     # Defaults, the maximum limit, past the end, and long text in full.
     body = api_client.get(f"/api/v1/datasets/{ready_dataset.pk}/rows/").json()
@@ -643,7 +661,7 @@ def test_delete_confirmation_shows_the_space_freed(logged_in, make_dataset):
 
 def test_storage_page_numbers(logged_in, make_dataset, monkeypatch):
     monkeypatch.setattr(storage, "free_space", lambda: 10 * 1024**3)
-    big = make_dataset(name="Big", status=Dataset.Status.READY, size_on_disk=3 * 1024**2)
+    make_dataset(name="Big", status=Dataset.Status.READY, size_on_disk=3 * 1024**2)
     partial = make_dataset(name="Partial", status=Dataset.Status.CANCELLED)
     folder = storage.downloads_dir(partial.pk)
     folder.mkdir(parents=True)

@@ -26,8 +26,18 @@ _session_hub: FakeHub | None = None
 _guard: NetworkGuard | None = None
 
 # Variables that would point the libraries elsewhere or leak a real token into the tests.
-_UNSET = ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE", "HF_XET_CACHE", "HF_ASSETS_CACHE", "HF_TOKEN_PATH",
-          "HF_DATASETS_OFFLINE", "HF_OIDC_RESOURCE", "HUGGINGFACE_CO_STAGING", "HUGGINGFACE_HUB_CACHE"]
+_UNSET = [
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_HUB_CACHE",
+    "HF_XET_CACHE",
+    "HF_ASSETS_CACHE",
+    "HF_TOKEN_PATH",
+    "HF_DATASETS_OFFLINE",
+    "HF_OIDC_RESOURCE",
+    "HUGGINGFACE_CO_STAGING",
+    "HUGGINGFACE_HUB_CACHE",
+]
 
 
 def start_session_hub() -> FakeHub:
@@ -42,22 +52,26 @@ def start_session_hub() -> FakeHub:
     atexit.register(hub.stop)
     for name in _UNSET:
         os.environ.pop(name, None)
-    os.environ.update({
-        "HF_ENDPOINT": hub.url,
-        "HF_HOME": home,
-        "HF_DATASETS_CACHE": os.path.join(home, "datasets"),
-        "HF_HUB_OFFLINE": "0",
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "HF_UPDATE_DOWNLOAD_COUNTS": "0",  # else datasets HEADs s3.amazonaws.com on every load
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "HF_HUB_DISABLE_XET": "1",
-    })
+    os.environ.update(
+        {
+            "HF_ENDPOINT": hub.url,
+            "HF_HOME": home,
+            "HF_DATASETS_CACHE": os.path.join(home, "datasets"),
+            "HF_HUB_OFFLINE": "0",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_UPDATE_DOWNLOAD_COUNTS": "0",  # else datasets HEADs s3.amazonaws.com on every load
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_XET": "1",
+        }
+    )
     no_proxy = [h for h in os.environ.get("NO_PROXY", "").split(",") if h]
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = ",".join(no_proxy + ["127.0.0.1", "localhost"])
     for module, attr in (("huggingface_hub.constants", "ENDPOINT"), ("datasets.config", "HF_ENDPOINT")):
         if module in sys.modules and getattr(sys.modules[module], attr) != hub.url:
-            raise RuntimeError(f"{module} was imported before start_session_hub(): it would talk to "
-                               f"{getattr(sys.modules[module], attr)}. Start the hub earlier in conftest.py.")
+            raise RuntimeError(
+                f"{module} was imported before start_session_hub(): it would talk to "
+                f"{getattr(sys.modules[module], attr)}. Start the hub earlier in conftest.py."
+            )
     hub.standard_repos = register_standard_repos(hub)
     _session_hub = hub
     return hub
@@ -181,8 +195,12 @@ class NetworkGuard:
         if self._saved is not None:
             return self
         cls = socket.socket
-        self._saved = {"getaddrinfo": socket.getaddrinfo, "create_connection": socket.create_connection,
-                       "connect": cls.__dict__.get("connect"), "connect_ex": cls.__dict__.get("connect_ex")}
+        self._saved = {
+            "getaddrinfo": socket.getaddrinfo,
+            "create_connection": socket.create_connection,
+            "connect": cls.__dict__.get("connect"),
+            "connect_ex": cls.__dict__.get("connect_ex"),
+        }
         real_getaddrinfo, real_create_connection = socket.getaddrinfo, socket.create_connection
         real_connect, real_connect_ex = cls.connect, cls.connect_ex
         guard = self

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -24,7 +24,7 @@ import yaml
 
 log = logging.getLogger("fakehub")
 
-_EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 _API_OPS = {"revision", "tree", "paths-info", "refs", "commits"}
 _NOT_LFS = {"README.md", ".gitattributes"}
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -148,8 +148,9 @@ class FakeHub:
             self._server = _Server((self.host, self.port), _Handler)
             self._server.hub = self
             self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fakehub",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="fakehub", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -174,8 +175,17 @@ class FakeHub:
         self.stop()
 
     # ------------------------------------------------------------------ repositories
-    def add_repo(self, repo_id: str, files: dict[str, bytes], private: bool = False, token: str | None = None,
-                 *, gated: bool = False, branch: str = "main", message: str | None = None) -> str:
+    def add_repo(
+        self,
+        repo_id: str,
+        files: dict[str, bytes],
+        private: bool = False,
+        token: str | None = None,
+        *,
+        gated: bool = False,
+        branch: str = "main",
+        message: str | None = None,
+    ) -> str:
         """Create the repo, or add a commit (a full snapshot of ``files``) on ``branch``. Returns the commit sha.
 
         ``private``/``token``/``gated`` are only used when the repo is created. A new branch forks from main.
@@ -225,16 +235,24 @@ class FakeHub:
     def bytes_served(self, repo_id: str | None = None, path: str | None = None) -> int:
         """File-body bytes sent, optionally only for one repo and/or one file path."""
         with self._lock:
-            return sum(n for (r, p), n in self._served.items()
-                       if repo_id in (None, r) and path in (None, p))
+            return sum(n for (r, p), n in self._served.items() if repo_id in (None, r) and path in (None, p))
 
     def request_count(self, method: str | None = None, contains: str = "") -> int:
         with self._lock:
             return sum(1 for m, p, _ in self.requests if method in (None, m) and contains in p)
 
     # ------------------------------------------------------------------ faults
-    def fail(self, repo_id: str, path_glob: str = "*", *, status: int | None = None, drop_after: int | None = None,
-             times: int = 1, retry_after: int | None = None, method: str | None = None) -> Fault:
+    def fail(
+        self,
+        repo_id: str,
+        path_glob: str = "*",
+        *,
+        status: int | None = None,
+        drop_after: int | None = None,
+        times: int = 1,
+        retry_after: int | None = None,
+        method: str | None = None,
+    ) -> Fault:
         """Next ``times`` matching requests answer ``status`` or are cut after ``drop_after`` body bytes.
 
         API requests (info, tree, ...) have path "" (matched only by "*"); drops only apply to file GETs.
@@ -267,8 +285,13 @@ class FakeHub:
     def _take_fault(self, repo_id: str, path: str, method: str, file_get: bool) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if (fault.remaining > 0 and fault.repo_id == repo_id and fnmatch.fnmatchcase(path, fault.path_glob)
-                        and fault.method in (None, method) and (fault.status is not None or file_get)):
+                if (
+                    fault.remaining > 0
+                    and fault.repo_id == repo_id
+                    and fnmatch.fnmatchcase(path, fault.path_glob)
+                    and fault.method in (None, method)
+                    and (fault.status is not None or file_get)
+                ):
                     fault.remaining -= 1
                     kind = f"status {fault.status}" if fault.status else f"drop after {fault.drop_after}"
                     self.faults_triggered.append((kind, method, path))
@@ -295,9 +318,17 @@ class FakeHub:
                 return self._whoami(h)
             self._unhandled(h)
         except HubError as e:
-            self._send(h, e.status, json.dumps({"error": e.message}).encode(),
-                       {"Content-Type": "application/json; charset=utf-8", **e.headers,
-                        **({"X-Error-Code": e.code} if e.code else {}), "X-Error-Message": e.message})
+            self._send(
+                h,
+                e.status,
+                json.dumps({"error": e.message}).encode(),
+                {
+                    "Content-Type": "application/json; charset=utf-8",
+                    **e.headers,
+                    **({"X-Error-Code": e.code} if e.code else {}),
+                    "X-Error-Message": e.message,
+                },
+            )
         except _DISCONNECTS:
             raise
         except Exception:  # a bug in the fake hub: make it loud, and visible to `hub.unhandled` checks
@@ -321,8 +352,9 @@ class FakeHub:
             h.wfile.write(body)
 
     def _json(self, h: _Handler, data, headers: dict | None = None) -> None:
-        self._send(h, 200, json.dumps(data).encode(), {"Content-Type": "application/json; charset=utf-8",
-                                                       **(headers or {})})
+        self._send(
+            h, 200, json.dumps(data).encode(), {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
+        )
 
     @staticmethod
     def _token(h: _Handler) -> str | None:
@@ -346,8 +378,11 @@ class FakeHub:
         if repo is None or (repo.private and token != repo.token):
             raise HubError(401 if token is None else 404, "RepoNotFound", "Repository not found")
         if files and repo.gated and token != repo.token:
-            raise HubError(401 if token is None else 403, "GatedRepo",
-                           f"Access to dataset {repo_id} is restricted. You must have access to it.")
+            raise HubError(
+                401 if token is None else 403,
+                "GatedRepo",
+                f"Access to dataset {repo_id} is restricted. You must have access to it.",
+            )
         return repo, fault
 
     def _count(self, repo_id: str, path: str, nbytes: int, throttled: float, generation: int) -> None:
@@ -368,12 +403,19 @@ class FakeHub:
         repo_id, rest = self._split_repo(segs, _API_OPS)
         op = rest[0] if rest else ""
         # (method, op) -> number of path segments after the repo id (tree takes an optional path after that)
-        nsegs = {("GET", ""): 0, ("GET", "revision"): 2, ("GET", "tree"): 2, ("GET", "refs"): 1,
-                 ("GET", "commits"): 2, ("POST", "paths-info"): 2}.get((method, op))
+        nsegs = {
+            ("GET", ""): 0,
+            ("GET", "revision"): 2,
+            ("GET", "tree"): 2,
+            ("GET", "refs"): 1,
+            ("GET", "commits"): 2,
+            ("POST", "paths-info"): 2,
+        }.get((method, op))
         if nsegs is None or len(rest) < nsegs or (op != "tree" and len(rest) > nsegs):
             self._unhandled(h)
         repo, _ = self._access(h, repo_id, "")
         if op == "refs":
+
             def refs(kind: str, names: dict) -> list:
                 return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha} for n, sha in names.items()]
 
@@ -389,8 +431,9 @@ class FakeHub:
             history, sha = [], commit.sha
             while sha:
                 c = repo.commits[sha]
-                history.append({"id": c.sha, "title": c.title, "message": "", "date": c.date,
-                                "authors": [{"user": "fakehub"}]})
+                history.append(
+                    {"id": c.sha, "title": c.title, "message": "", "date": c.date, "authors": [{"user": "fakehub"}]}
+                )
                 sha = c.parent
             return self._json(h, history)
         if op == "tree":
@@ -405,8 +448,11 @@ class FakeHub:
         paths = [paths] if isinstance(paths, str) else paths
         expand = str(form.get("expand", "false")).lower() == "true"
         dirs = self._dirs(commit)
-        entries = [self._entry(commit, p.strip("/"), expand, dirs) for p in paths
-                   if p.strip("/") in commit.files or p.strip("/") in dirs]
+        entries = [
+            self._entry(commit, p.strip("/"), expand, dirs)
+            for p in paths
+            if p.strip("/") in commit.files or p.strip("/") in dirs
+        ]
         return self._json(h, entries)
 
     @staticmethod
@@ -423,8 +469,11 @@ class FakeHub:
             if f.sha256:
                 entry["lfs"] = {"oid": f.sha256, "size": len(f.data), "pointerSize": f.pointer_size}
             if expand:
-                entry["securityFileStatus"] = {"status": "safe", "avScan": {"virusFound": False},
-                                               "pickleImportScan": None}
+                entry["securityFileStatus"] = {
+                    "status": "safe",
+                    "avScan": {"virusFound": False},
+                    "pickleImportScan": None,
+                }
         if expand:
             entry["lastCommit"] = {"id": commit.sha, "title": commit.title, "date": commit.date}
         return entry
@@ -432,13 +481,15 @@ class FakeHub:
     def _tree(self, h: _Handler, commit: _Commit, base: str, recursive: bool, expand: bool, query: dict) -> None:
         dirs = self._dirs(commit)
         if base and base not in dirs:
-            raise HubError(404, "EntryNotFound", f"{base} does not exist on {commit.sha}",
-                           {"X-Repo-Commit": commit.sha})
+            raise HubError(
+                404, "EntryNotFound", f"{base} does not exist on {commit.sha}", {"X-Repo-Commit": commit.sha}
+            )
         prefix = base + "/" if base else ""
-        paths = sorted(p for p in dirs | set(commit.files)
-                       if p.startswith(prefix) and (recursive or "/" not in p[len(prefix):]))
+        paths = sorted(
+            p for p in dirs | set(commit.files) if p.startswith(prefix) and (recursive or "/" not in p[len(prefix) :])
+        )
         start = int((query.get("cursor") or ["0"])[0])
-        page = paths[start:start + self.page_size]
+        page = paths[start : start + self.page_size]
         headers = {}
         if start + self.page_size < len(paths):
             params = {k: v[0] for k, v in query.items()} | {"cursor": start + self.page_size}
@@ -452,12 +503,24 @@ class FakeHub:
                 sib.update(size=len(f.data), blobId=f.oid)
                 if f.sha256:
                     sib["lfs"] = {"sha256": f.sha256, "size": len(f.data), "pointerSize": f.pointer_size}
-        info = {"_id": commit.sha[:24], "id": repo.repo_id, "author": repo.repo_id.split("/")[0]
-                if "/" in repo.repo_id else None, "sha": commit.sha, "lastModified": commit.date,
-                "createdAt": _EPOCH.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "private": repo.private,
-                "gated": "auto" if repo.gated else False, "disabled": False, "downloads": 0, "likes": 0,
-                "tags": [], "description": None, "citation": None, "siblings": siblings,
-                "usedStorage": sum(len(f.data) for f in commit.files.values())}
+        info = {
+            "_id": commit.sha[:24],
+            "id": repo.repo_id,
+            "author": repo.repo_id.split("/")[0] if "/" in repo.repo_id else None,
+            "sha": commit.sha,
+            "lastModified": commit.date,
+            "createdAt": _EPOCH.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "private": repo.private,
+            "gated": "auto" if repo.gated else False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "description": None,
+            "citation": None,
+            "siblings": siblings,
+            "usedStorage": sum(len(f.data) for f in commit.files.values()),
+        }
         readme = commit.files.get("README.md")
         match = readme and re.match(rb"---\r?\n(.*?)\r?\n---\r?\n", readme.data, re.S)
         if match:
@@ -470,8 +533,17 @@ class FakeHub:
         with self._lock:
             if self._token(h) not in {r.token for r in self._repos.values() if r.token}:
                 raise HubError(401, None, "Invalid credentials in Authorization header")
-        self._json(h, {"type": "user", "id": "fakehub", "name": "fakehub-user", "fullname": "Fake Hub User",
-                       "orgs": [], "auth": {"type": "access_token", "accessToken": {"role": "read"}}})
+        self._json(
+            h,
+            {
+                "type": "user",
+                "id": "fakehub",
+                "name": "fakehub-user",
+                "fullname": "Fake Hub User",
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"role": "read"}},
+            },
+        )
 
     # ------------------------------------------------------------------ /datasets/{repo}/resolve/{rev}/{path}
     def _resolve(self, h: _Handler, method: str, segs: list[str]) -> None:
@@ -486,8 +558,12 @@ class FakeHub:
         if f is None:
             raise HubError(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
         size, status, start, end = len(f.data), 200, 0, len(f.data)
-        headers = {"Content-Type": "application/octet-stream", "Accept-Ranges": "bytes",
-                   "X-Repo-Commit": commit.sha, "ETag": f'"{f.sha256 or f.oid}"'}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Accept-Ranges": "bytes",
+            "X-Repo-Commit": commit.sha,
+            "ETag": f'"{f.sha256 or f.oid}"',
+        }
         if f.sha256:
             headers.update({"X-Linked-Etag": f'"{f.sha256}"', "X-Linked-Size": size})
         m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", h.headers.get("Range") or "")
@@ -513,8 +589,10 @@ class FakeHub:
         with self._lock:
             generation = self._generation
         while sent < limit:
-            piece = body[sent:min(sent + chunk, limit)]
-            self._count(repo_id, path, len(piece), bps, generation)  # before the write: a client that got it sees it counted
+            piece = body[sent : min(sent + chunk, limit)]
+            self._count(
+                repo_id, path, len(piece), bps, generation
+            )  # before the write: a client that got it sees it counted
             try:
                 h.wfile.write(piece)
             except OSError:
