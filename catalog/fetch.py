@@ -46,32 +46,32 @@ def fetch_files(dataset_id, repo_id, sha, files, reporter, token=None, parallel=
     """Download every planned file (several at once); returns their local paths in plan order.
 
     Raises DownloadStopped when the reporter says the download is no longer ours, or the first
-    HubError of any file after its retries.
+    HubError of any file after its retries. A stop does not wait for the fetch threads: one
+    stuck in a stalled read ends on its own at its next chunk or timeout, and writes nothing more.
     """
     stop = threading.Event()
     parallel = parallel or settings.HFD_PARALLEL_FILES
     # The fetch threads only count bytes; this thread writes progress (see ProgressReporter).
     reporter.auto_flush = False
-    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fetch") as pool:
-        futures = [
-            pool.submit(fetch_file, local_path(dataset_id, planned.path), repo_id, sha, planned, reporter, token, stop)
-            for planned in files
-        ]
-        try:
-            pending = set(futures)
-            while pending:
-                # Wake up every progress interval: write progress, and see a cancel even while no bytes arrive.
-                done, pending = wait(pending, timeout=reporter.interval, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    future.result()
-                reporter.check()
-        except BaseException:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            reporter.auto_flush = True
+    pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="fetch")
+    futures = [
+        pool.submit(fetch_file, local_path(dataset_id, planned.path), repo_id, sha, planned, reporter, token, stop)
+        for planned in files
+    ]
+    try:
+        pending = set(futures)
+        while pending:
+            # Wake up every progress interval: write progress, and see a cancel even while no bytes arrive.
+            done, pending = wait(pending, timeout=reporter.interval, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()
+            reporter.check()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        reporter.auto_flush = True
     return [local_path(dataset_id, planned.path) for planned in files]
 
 
@@ -83,10 +83,15 @@ def fetch_file(final, repo_id, sha, planned, reporter, token, stop):
     partial.parent.mkdir(parents=True, exist_ok=True)
 
     def attempt():
+        if stop.is_set():
+            raise DownloadStopped()
         transfer(repo_id, sha, planned, partial, reporter, token, stop)
         verify(planned, partial)
 
-    hub.with_retries(attempt, what=f"download of '{planned.path}'")
+    with hub.interruptible_by(stop):
+        hub.with_retries(attempt, what=f"download of '{planned.path}'")
+    if stop.is_set():
+        raise DownloadStopped()
     os.replace(partial, final)
     return final
 

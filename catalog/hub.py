@@ -7,12 +7,15 @@ download whether trying again could help.
 
 import logging
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx2
 from django.conf import settings
+
+from catalog.progress import DownloadStopped
 
 # Not in settings.py: these must be set before the HF libraries are first imported,
 # and this module is the only one that imports them. No usage pings leave the server.
@@ -173,7 +176,10 @@ def error_for_status(status, what, exc=None):
 
 
 def with_retries(func, *, attempts=None, what="request"):
-    """Call func, retrying HubUnavailable with exponential backoff; the last error is raised."""
+    """Call func, retrying HubUnavailable with exponential backoff; the last error is raised.
+
+    A pause ends early with DownloadStopped when the thread's run is stopped (see interruptible_by).
+    """
     attempts = attempts or settings.HFD_MAX_FAULT_RETRIES
     for attempt in range(1, attempts + 1):
         try:
@@ -183,7 +189,29 @@ def with_retries(func, *, attempts=None, what="request"):
                 raise HubUnavailable(f"{exc.message} Gave up on the {what} after {attempts} attempts.") from None
             delay = min(settings.HFD_RETRY_BACKOFF * 2 ** (attempt - 1), 30)
             logger.warning("%s failed (%s); attempt %d of %d, retrying in %.1fs", what, exc, attempt, attempts, delay)
-            time.sleep(delay)
+            pause(delay)
+
+
+_stop_events = threading.local()
+
+
+@contextmanager
+def interruptible_by(event):
+    """While inside, backoff pauses of this thread end at once (DownloadStopped) when event is set."""
+    previous = getattr(_stop_events, "event", None)
+    _stop_events.event = event
+    try:
+        yield
+    finally:
+        _stop_events.event = previous
+
+
+def pause(seconds):
+    event = getattr(_stop_events, "event", None)
+    if event is None:
+        time.sleep(seconds)
+    elif event.wait(seconds):
+        raise DownloadStopped()
 
 
 # --- Inspection ------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import threading
 import time
 
 from django.conf import settings
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +62,15 @@ class ProgressReporter:
     """Counts bytes for one download run; thread-safe (several files download at once).
 
     `downloaded_bytes` only grows and never passes `total_bytes`. A flush is a conditional
-    UPDATE that only matches while the record is still downloading under this run, so a cancel,
-    a delete or a newer run stops this one at its next flush (DownloadStopped).
+    UPDATE that only matches while the record is still active under this run, so a cancel,
+    a delete or a newer run stops this one at its next flush (DownloadStopped). With a `run`
+    (catalog.runs.Run), its writes wait out a database outage and a check also sees its stop.
     """
 
-    def __init__(self, dataset, run_id, already_done=0, interval=None):
+    def __init__(self, dataset, run_id, already_done=0, interval=None, run=None):
         self.dataset = dataset
         self.run_id = run_id
+        self.run = run
         self.total = dataset.total_bytes or 0
         self.done = min(already_done, self.total) if self.total else already_done
         self.interval = settings.HFD_PROGRESS_INTERVAL if interval is None else interval
@@ -96,6 +97,8 @@ class ProgressReporter:
         """Flush if due, so a stalled download still notices a cancel. Raises DownloadStopped."""
         if self._stopped:
             raise DownloadStopped()
+        if self.run is not None:
+            self.run.check()
         if time.monotonic() - self._last_flush >= self.interval:
             self.flush()
 
@@ -112,20 +115,19 @@ class ProgressReporter:
         return round(rate), eta
 
     def flush(self):
-        from catalog.models import Dataset
+        from catalog import services
 
         with self._lock:
             done = self.done
         self._last_flush = time.monotonic()
-        now = timezone.now()
-        updated = Dataset.objects.filter(
-            pk=self.dataset.pk, status=Dataset.Status.DOWNLOADING, run_id=self.run_id
-        ).update(downloaded_bytes=done, heartbeat_at=now, updated_at=now)
-        if not updated:
+        try:
+            if self.run is not None:
+                self.run.save(downloaded_bytes=done)
+            else:
+                services.save_run_fields(self.dataset, self.run_id, downloaded_bytes=done)
+        except DownloadStopped:
             with self._lock:
                 self._stopped = True
-            raise DownloadStopped()
-        self.dataset.downloaded_bytes = done
-        self.dataset.updated_at = now
+            raise
         rate, eta = self.speed()
         _broadcast("progress", self.dataset.pk, dataset_state(self.dataset, rate, eta))

@@ -185,7 +185,10 @@ def stale_before():
     return timezone.now() - timedelta(seconds=settings.HFD_HEARTBEAT_STALE_SECONDS)
 
 
-def claim(dataset_id, start_status=Status.DOWNLOADING):
+RUNNING_STATUSES = (Status.DOWNLOADING, Status.PROCESSING)
+
+
+def claim(dataset_id, start_status=Status.DOWNLOADING, task_token=None):
     """Take a dataset for one run, or return None if it is not ours to run.
 
     Claimable: pending, or downloading/processing with a stale heartbeat (its worker died).
@@ -194,8 +197,7 @@ def claim(dataset_id, start_status=Status.DOWNLOADING):
     run_id = uuid.uuid4().hex
     now = timezone.now()
     claimable = Q(status=Status.PENDING) | (
-        Q(status__in=[Status.DOWNLOADING, Status.PROCESSING])
-        & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+        Q(status__in=RUNNING_STATUSES) & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
     )
     updated = (
         Dataset.objects.filter(pk=dataset_id)
@@ -216,16 +218,40 @@ def claim(dataset_id, start_status=Status.DOWNLOADING):
     return dataset
 
 
+def owned_by_run(dataset_id, run_id):
+    """The record, if that run still owns it and it is still running (the condition of every run write)."""
+    return Dataset.objects.filter(pk=dataset_id, run_id=run_id, status__in=RUNNING_STATUSES)
+
+
+def beat(dataset_id, run_id):
+    """Stamp a running download's heartbeat. False if the run no longer owns the record.
+
+    Filters on "still running", not on one status: the run moves from downloading to processing
+    while its heartbeat thread beats, and a beat must not mistake that for a lost record.
+    """
+    return bool(owned_by_run(dataset_id, run_id).update(heartbeat_at=timezone.now()))
+
+
 def save_run_fields(dataset, run_id, **fields):
-    """Write fields of a running download (e.g. its plan) if the run still owns the record."""
+    """Write fields of a running download (its plan, its progress) if the run still owns the record."""
     now = timezone.now()
-    updated = Dataset.objects.filter(pk=dataset.pk, run_id=run_id, status=dataset.status).update(
-        heartbeat_at=now, updated_at=now, **fields
-    )
+    updated = owned_by_run(dataset.pk, run_id).update(heartbeat_at=now, updated_at=now, **fields)
     if not updated:
         raise progress.DownloadStopped()
+    dataset.updated_at = now
     for field, value in fields.items():
         setattr(dataset, field, value)
+
+
+def hand_back(dataset, run_id):
+    """A worker that stops (SIGTERM) puts its running dataset back in the queue to be resumed."""
+    with transaction.atomic():
+        try:
+            transition(dataset, Status.PENDING, only_run=run_id, heartbeat_at=None)
+        except TransitionNotAllowed:
+            return False  # Cancelled or deleted meanwhile: nothing to resume.
+        queue_task(dataset)
+    return True
 
 
 def fail(dataset, message, run_id=None):

@@ -4,7 +4,8 @@ DATA_DIR/datasets/<uuid>/
     downloads/<repo path>          finished files fetched from the Hub
     downloads/<repo path>.partial  a file being fetched; kept across crashes to resume
     arrow/                         the finished Arrow dataset (load_from_disk opens it)
-    arrow.tmp-*/                   being written; renamed to arrow/ only when complete
+    arrow.tmp-<run id>/            being written by that run; renamed to arrow/ only when complete
+    build-cache-<run id>/          the `datasets` build cache of that run, removed after the build
     upload/                        a local file given to the import API
 """
 
@@ -63,11 +64,14 @@ def is_within(path, roots):
     return any(path == Path(r).resolve() or Path(r).resolve() in path.parents for r in roots)
 
 
-def new_temp_dir(final_dir):
-    """A fresh sibling folder to build into, later moved onto final_dir by publish_dir."""
+def new_temp_dir(final_dir, tag=None):
+    """A fresh sibling folder to build into, later moved onto final_dir by publish_dir.
+
+    tag (a run id) names the folder after the run that writes it.
+    """
     final_dir = Path(final_dir)
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    temp = final_dir.with_name(f"{final_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
+    temp = final_dir.with_name(f"{final_dir.name}.tmp-{tag or uuid.uuid4().hex[:8]}")
     temp.mkdir()
     return temp
 
@@ -90,6 +94,10 @@ def remove_temp_dirs(final_dir):
     if final_dir.parent.exists():
         for leftover in final_dir.parent.glob(f"{final_dir.name}.tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def build_cache_dir(dataset_id, run_id):
+    return dataset_dir(dataset_id) / f"build-cache-{run_id}"
 
 
 def remove_dataset_files(dataset_id):

@@ -76,6 +76,8 @@ HFD_RETRY_BACKOFF = float(os.environ.get("HFD_RETRY_BACKOFF", "1.0"))
 HFD_HTTP_TIMEOUT = float(os.environ.get("HFD_HTTP_TIMEOUT", "30"))
 HFD_PROGRESS_INTERVAL = float(os.environ.get("HFD_PROGRESS_INTERVAL", "0.3"))
 HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60)
+# A running download waits this long for an unreachable database (a restart) before it fails.
+HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300)
 HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600)
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
