@@ -64,12 +64,20 @@ class DatasetViewSet(
     def perform_destroy(self, instance):
         services.delete(instance)
 
-    @extend_schema(request=DownloadRequestSerializer, responses={202: DatasetSerializer, 200: DatasetSerializer})
+    @extend_schema(
+        request=DownloadRequestSerializer,
+        responses={
+            202: DatasetSerializer,
+            200: DatasetSerializer,
+            400: OpenApiTypes.OBJECT,
+            503: OpenApiTypes.OBJECT,
+        },
+    )
     @action(detail=False, methods=["post"])
     def download(self, request):
         """Queue a download from the Hub. An identical live or ready dataset is returned with 200."""
         form = DownloadRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        form.is_valid(raise_exception=True)  # 400 naming the field, or 503 if the Hub cannot be reached.
         user = request.user if request.user.is_authenticated else None
         dataset, created = services.request_download(**form.validated_data, owner=user)
         body = DatasetSerializer(dataset, context=self.get_serializer_context()).data

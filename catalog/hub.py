@@ -291,6 +291,19 @@ def inspect(repo_id, revision="", token=None):
     return {"repo_id": repo_id, "revision": revision or "", "sha": sha, "private": private, "configs": configs}
 
 
+def check_download(repo_id, revision, subset, split, token=None):
+    """Whether the Hub offers this download, for a person waiting on an answer: the Plan, or a HubError.
+
+    The one Hub check of a download request (catalog.validators.DownloadRequest calls it): an
+    unknown repo, revision, subset or split raises a HubError whose `field` names the input;
+    a Hub that cannot be reached raises HubUnavailable after one quick retry.
+    """
+    sha, _private = resolve_revision(repo_id, revision, token, attempts=INTERACTIVE_ATTEMPTS)
+    return with_retries(
+        lambda: plan(repo_id, sha, subset, split, token), attempts=INTERACTIVE_ATTEMPTS, what="dataset lookup"
+    )
+
+
 def plan(repo_id, sha, subset, split, token=None):
     """The files (with sizes) that one subset and split needs, without downloading them."""
     builder = builder_for(repo_id, sha, subset, token)

@@ -258,7 +258,9 @@ class DatabaseRelay:
 
     def speed(self, pk, dataset):
         """(bytes per second, eta seconds) over the last 5 s of samples, or (None, None)."""
-        if dataset.status != "downloading" or dataset.updated_at is None:
+        from catalog.models import Dataset
+
+        if dataset.status != Dataset.Status.DOWNLOADING or dataset.updated_at is None:
             self.samples.pop(pk, None)
             return None, None
         now = dataset.updated_at.timestamp()

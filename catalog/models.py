@@ -5,27 +5,43 @@ from django.db import models
 from django.db.models import Q
 
 
+class DatasetStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DOWNLOADING = "downloading", "Downloading"
+    PROCESSING = "processing", "Processing"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The status rules, in one place (also as Dataset.ACTIVE_STATUSES etc.). Templates use the
+# Dataset properties; JavaScript gets status_rules() through json_script (base.html).
+# Work is queued or running: it can be cancelled, and the page follows its progress.
+ACTIVE_STATUSES = (DatasetStatus.PENDING, DatasetStatus.DOWNLOADING, DatasetStatus.PROCESSING)
+# Stopped before ready: it can be retried, and its error message is shown.
+RETRYABLE_STATUSES = (DatasetStatus.FAILED, DatasetStatus.CANCELLED)
+# Nothing more happens on its own: finished_at is stamped.
+FINISHED_STATUSES = (DatasetStatus.READY,) + RETRYABLE_STATUSES
+# A request for the same thing in one of these states reuses the existing record.
+REUSABLE_STATUSES = ACTIVE_STATUSES + (DatasetStatus.READY,)
+
+
 class Dataset(models.Model):
     """One dataset in the catalog: a Hub download or a local import, and its Arrow copy on disk.
 
     Status changes go through catalog.services, never by assigning `status` directly.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DOWNLOADING = "downloading", "Downloading"
-        PROCESSING = "processing", "Processing"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = DatasetStatus
 
     class Source(models.TextChoices):
         HUGGINGFACE = "huggingface", "Hugging Face Hub"
         LOCAL = "local", "Local file"
 
-    ACTIVE_STATUSES = (Status.PENDING, Status.DOWNLOADING, Status.PROCESSING)
-    # A request for the same thing in one of these states reuses the existing record.
-    REUSABLE_STATUSES = ACTIVE_STATUSES + (Status.READY,)
+    ACTIVE_STATUSES = ACTIVE_STATUSES
+    RETRYABLE_STATUSES = RETRYABLE_STATUSES
+    FINISHED_STATUSES = FINISHED_STATUSES
+    REUSABLE_STATUSES = REUSABLE_STATUSES
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
@@ -67,7 +83,7 @@ class Dataset(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["request_key"],
-                condition=Q(status__in=["pending", "downloading", "processing", "ready"]) & ~Q(request_key=""),
+                condition=Q(status__in=[str(status) for status in REUSABLE_STATUSES]) & ~Q(request_key=""),
                 name="dataset_one_live_per_request",
             ),
         ]
@@ -91,9 +107,27 @@ class Dataset(models.Model):
     def max_samples(self):
         return self.config.get("max_samples")
 
+    @classmethod
+    def status_rules(cls):
+        """The status sets and labels as plain data, for JavaScript (json_script) and API clients."""
+        return {
+            "active": [str(s) for s in cls.ACTIVE_STATUSES],
+            "retryable": [str(s) for s in cls.RETRYABLE_STATUSES],
+            "finished": [str(s) for s in cls.FINISHED_STATUSES],
+            "labels": {value: str(label) for value, label in cls.Status.choices},
+        }
+
     @property
     def is_active(self):
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def is_retryable(self):
+        return self.status in self.RETRYABLE_STATUSES
+
+    @property
+    def is_ready(self):
+        return self.status == self.Status.READY
 
     @property
     def progress_percent(self):

@@ -20,24 +20,11 @@ class DownloadStopped(Exception):
 
 
 def dataset_state(dataset, bytes_per_second=None, eta_seconds=None):
-    """The message body that live clients receive for a dataset."""
-    return {
-        "id": str(dataset.pk),
-        "name": dataset.name,
-        "repo_id": dataset.repo_id,
-        "subset": dataset.subset,
-        "split": dataset.split,
-        "status": dataset.status,
-        "downloaded_bytes": dataset.downloaded_bytes,
-        "total_bytes": dataset.total_bytes,
-        "percent": dataset.progress_percent,
-        "bytes_per_second": bytes_per_second,
-        "eta_seconds": eta_seconds,
-        "total_samples": dataset.total_samples,
-        "error_message": dataset.error_message,
-        "created_at": dataset.created_at.isoformat() if dataset.created_at else None,
-        "updated_at": dataset.updated_at.isoformat() if dataset.updated_at else None,
-    }
+    """The state live clients receive for a dataset: the REST API's DatasetStateSerializer, one wire format."""
+    from catalog.serializers import DatasetStateSerializer
+
+    context = {"bytes_per_second": bytes_per_second, "eta_seconds": eta_seconds}
+    return dict(DatasetStateSerializer(dataset, context=context).data)
 
 
 def _broadcast(event, dataset_id, state):

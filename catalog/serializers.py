@@ -1,5 +1,10 @@
+from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import APIException
+from rest_framework.fields import empty
+from rest_framework.settings import api_settings
 
 from catalog import validators
 from catalog.models import Dataset
@@ -17,69 +22,132 @@ def django_validator(func):
     return run
 
 
-class DatasetSerializer(serializers.ModelSerializer):
-    url = serializers.HyperlinkedIdentityField(view_name="api:dataset-detail")
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class DatasetStateSerializer(serializers.ModelSerializer):
+    """A dataset's state: the one wire format of the REST API and of the live (WebSocket) messages.
+
+    The transfer speed and time left are known only to a running download or the live relay;
+    they come in through the context ({"bytes_per_second": ..., "eta_seconds": ...}) and are
+    null otherwise. catalog.progress.dataset_state() is this serializer's output.
+    """
+
     subset = serializers.CharField(read_only=True)
     split = serializers.CharField(read_only=True)
-    revision = serializers.CharField(read_only=True)
-    max_samples = serializers.IntegerField(read_only=True, allow_null=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
     progress_percent = serializers.FloatField(read_only=True)
+    bytes_per_second = serializers.SerializerMethodField()
+    eta_seconds = serializers.SerializerMethodField()
 
     class Meta:
         model = Dataset
         fields = [
             "id",
-            "url",
             "name",
-            "source",
             "repo_id",
             "subset",
             "split",
-            "revision",
-            "max_samples",
-            "config",
             "status",
+            "status_label",
             "downloaded_bytes",
             "total_bytes",
             "progress_percent",
+            "bytes_per_second",
+            "eta_seconds",
             "total_samples",
+            "error_message",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="While downloading; else null."))
+    def get_bytes_per_second(self, dataset):
+        return self.context.get("bytes_per_second")
+
+    @extend_schema_field(serializers.FloatField(allow_null=True, help_text="While downloading; else null."))
+    def get_eta_seconds(self, dataset):
+        return self.context.get("eta_seconds")
+
+
+class DatasetSerializer(DatasetStateSerializer):
+    """A dataset in the REST API: its state plus what it is, where it lives and who asked for it."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:dataset-detail")
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revision = serializers.CharField(read_only=True)
+    max_samples = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta(DatasetStateSerializer.Meta):
+        fields = DatasetStateSerializer.Meta.fields + [
+            "url",
+            "source",
+            "revision",
+            "max_samples",
+            "config",
             "resolved_revision",
             "features",
             "column_stats",
             "size_on_disk",
             "local_path",
-            "error_message",
             "owner",
-            "created_at",
-            "updated_at",
             "started_at",
             "finished_at",
         ]
         read_only_fields = fields
 
 
+def serializer_field(form_field, default=empty):
+    """A DRF field with the limits and help of a Django form field, for the schema and the browsable API's form."""
+    options = {"required": form_field.required and default is empty, "help_text": form_field.help_text}
+    if default is not empty:
+        options["default"] = default
+    if isinstance(form_field, forms.IntegerField):
+        return serializers.IntegerField(
+            min_value=form_field.min_value,
+            max_value=form_field.max_value,
+            allow_null=not form_field.required,
+            **options,
+        )
+    return serializers.CharField(max_length=form_field.max_length, allow_blank=not form_field.required, **options)
+
+
+class HubUnreachable(APIException):
+    status_code = 503
+    default_detail = "The Hub could not be reached; try again in a moment."
+    default_code = "hub_unreachable"
+
+
 class DownloadRequestSerializer(serializers.Serializer):
-    repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
-    subset = serializers.CharField(
-        max_length=128,
-        required=False,
-        allow_blank=True,
-        default="",
-        validators=[django_validator(validators.validate_subset)],
-    )
-    split = serializers.CharField(
-        max_length=128, required=False, default="train", validators=[django_validator(validators.validate_split)]
-    )
-    revision = serializers.CharField(
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        default="",
-        validators=[django_validator(validators.validate_revision)],
-    )
-    max_samples = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
-    name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    """A download request in the API. The rules are catalog.validators.DownloadRequest's, Hub check included.
+
+    The fields below only describe the request (schema, browsable API form); validation runs the
+    DownloadRequest form on the raw input: 400 with the fields at fault, or 503 when the Hub
+    cannot be reached.
+    """
+
+    rules = validators.DownloadRequest
+    repo_id = serializer_field(rules.base_fields["repo_id"])
+    subset = serializer_field(rules.base_fields["subset"])
+    split = serializer_field(rules.base_fields["split"], default=rules.DEFAULTS["split"])
+    revision = serializer_field(rules.base_fields["revision"])
+    max_samples = serializer_field(rules.base_fields["max_samples"])
+    name = serializer_field(rules.base_fields["name"])
+
+    def to_internal_value(self, data):
+        if not hasattr(data, "get"):
+            raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send a JSON object."]})
+        request = self.rules.from_input(data)
+        if request.is_valid():
+            self.plan = request.plan
+            return request.download_arguments()
+        if request.hub_unreachable:
+            raise HubUnreachable(request.hub_unreachable)
+        errors = request.errors.get_json_data()
+        raise serializers.ValidationError(
+            {
+                api_settings.NON_FIELD_ERRORS_KEY if field == "__all__" else field: [e["message"] for e in messages]
+                for field, messages in errors.items()
+            }
+        )
 
 
 class HubQuerySerializer(serializers.Serializer):

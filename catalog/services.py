@@ -50,6 +50,12 @@ class AlreadyExists(Exception):
         self.existing = existing
 
 
+def statuses_in_words(statuses):
+    """("pending", "downloading", "processing") -> "pending, downloading or processing"."""
+    words = [str(status) for status in statuses]
+    return ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
+
+
 def request_key(repo_id, subset, split, revision, max_samples):
     return "\n".join([repo_id, subset or "", split or "", revision or "", str(max_samples or "")])
 
@@ -122,7 +128,7 @@ def transition(dataset, new_status, only_run=None, **fields):
     if new_status not in ALLOWED_TRANSITIONS[current]:
         raise TransitionNotAllowed(f"A {current} dataset cannot become {new_status}.")
     now = timezone.now()
-    if new_status in (Status.READY, Status.FAILED, Status.CANCELLED):
+    if new_status in Dataset.FINISHED_STATUSES:
         fields.setdefault("finished_at", now)
     matching = Dataset.objects.filter(pk=dataset.pk, status=current)
     if only_run is not None:
@@ -145,15 +151,17 @@ def cancel(dataset):
     """Stop an active dataset. A running download notices within its progress interval."""
     if not dataset.is_active:
         raise TransitionNotAllowed(
-            f"Only a pending, downloading or processing dataset can be cancelled; this one is {dataset.status}."
+            f"Only a {statuses_in_words(Dataset.ACTIVE_STATUSES)} dataset can be cancelled; this one is {dataset.status}."
         )
     return transition(dataset, Status.CANCELLED, error_message="Cancelled by request.", heartbeat_at=None)
 
 
 def retry(dataset):
     """Queue a failed or cancelled dataset again; it resumes from the files already on disk."""
-    if dataset.status not in (Status.FAILED, Status.CANCELLED):
-        raise TransitionNotAllowed(f"Only a failed or cancelled dataset can be retried; this one is {dataset.status}.")
+    if not dataset.is_retryable:
+        raise TransitionNotAllowed(
+            f"Only a {statuses_in_words(Dataset.RETRYABLE_STATUSES)} dataset can be retried; this one is {dataset.status}."
+        )
     try:
         with transaction.atomic():
             transition(dataset, Status.PENDING, error_message="", finished_at=None, heartbeat_at=None, run_id="")

@@ -139,10 +139,8 @@ class DownloadView(LoginRequiredMixin, FormView):
         return context
 
     def form_valid(self, form):
-        # Ask the Hub first, so a wrong id, subset or split is reported here, next to its field.
-        plan = form.check_on_hub()
-        if plan is None:
-            return self.form_invalid(form)
+        # The form asked the Hub already (DownloadRequest.clean): a wrong id, subset or split is a field error.
+        plan = form.plan
         dataset, created = services.request_download(**form.download_arguments(), owner=self.request.user)
         if created:
             messages.success(

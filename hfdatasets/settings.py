@@ -8,36 +8,16 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+
+from hfdatasets.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name, default=False):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name, default):
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
-
-
-def env_list(name, default=""):
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", default=False)
 
 # Where datasets, partial downloads and the embedded database live.
-DATA_DIR = Path(os.environ.get("HFD_DATA_DIR", BASE_DIR / "data")).resolve()
+DATA_DIR = Path(env_str("HFD_DATA_DIR", str(BASE_DIR / "data"))).resolve()
 
 
 def load_or_create_secret_key(path):
@@ -53,7 +33,7 @@ def load_or_create_secret_key(path):
     return key
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or load_or_create_secret_key(DATA_DIR / "secret_key")
+SECRET_KEY = env_str("SECRET_KEY") or load_or_create_secret_key(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -62,25 +42,25 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 HFD_IMPORT_ROOTS = [Path(p).resolve() for p in env_list("HFD_IMPORT_ROOTS")]
 
 # Passed through to the Hub client.
-HF_ENDPOINT = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-HF_TOKEN = os.environ.get("HF_TOKEN") or None
+HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+HF_TOKEN = env_str("HF_TOKEN") or None
 # The HF libraries' own caches (metadata, modules) live with our data, not in the home folder.
 os.environ.setdefault("HF_HOME", str(DATA_DIR / "hf-home"))
 
 # Download tuning.
-HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 4)
-HFD_MAX_FAULT_RETRIES = env_int("HFD_MAX_FAULT_RETRIES", 5)
+HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 4, minimum=1)
+HFD_MAX_FAULT_RETRIES = env_int("HFD_MAX_FAULT_RETRIES", 5, minimum=1)
 # First pause between retries of a transient fault; doubles each time (capped at 30 s).
-HFD_RETRY_BACKOFF = float(os.environ.get("HFD_RETRY_BACKOFF", "1.0"))
+HFD_RETRY_BACKOFF = env_float("HFD_RETRY_BACKOFF", 1.0, minimum=0)
 # Seconds without a byte from the Hub before a transfer counts as failed (and is retried).
-HFD_HTTP_TIMEOUT = float(os.environ.get("HFD_HTTP_TIMEOUT", "30"))
-HFD_PROGRESS_INTERVAL = float(os.environ.get("HFD_PROGRESS_INTERVAL", "0.3"))
-HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60)
+HFD_HTTP_TIMEOUT = env_float("HFD_HTTP_TIMEOUT", 30.0, minimum=0.1)
+HFD_PROGRESS_INTERVAL = env_float("HFD_PROGRESS_INTERVAL", 0.3, minimum=0)
+HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60, minimum=1)
 # A running download waits this long for an unreachable database (a restart) before it fails.
-HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300)
-HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600)
+HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300, minimum=0)
+HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600, minimum=1)
 
-REDIS_URL = os.environ.get("REDIS_URL") or None
+REDIS_URL = env_str("REDIS_URL") or None
 
 INSTALLED_APPS = [
     "daphne",
@@ -132,8 +112,8 @@ ASGI_APPLICATION = "hfdatasets.asgi.application"
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -157,13 +137,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("HFD_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(env_str("HFD_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -181,7 +161,7 @@ WHITENOISE_MANIFEST_STRICT = False
 # Uploads larger than this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-HFD_MAX_UPLOAD_BYTES = env_int("HFD_MAX_UPLOAD_BYTES", 2 * 1024**3)
+HFD_MAX_UPLOAD_BYTES = env_int("HFD_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dataset-list"
@@ -192,7 +172,7 @@ if env_bool("HFD_HTTPS", False):
     SECURE_SSL_REDIRECT = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -218,8 +198,8 @@ SPECTACULAR_SETTINGS = {
 # django-q2. The database record is the truth; the queue is only transport.
 # retry must exceed timeout or a long download would be delivered twice.
 Q_CLUSTER = {
-    "name": os.environ.get("HFD_QUEUE_NAME", "hfdatasets"),
-    "workers": env_int("HFD_WORKERS", 2),
+    "name": env_str("HFD_QUEUE_NAME", "hfdatasets"),
+    "workers": env_int("HFD_WORKERS", 2, minimum=1),
     "timeout": HFD_TASK_TIMEOUT,
     "retry": HFD_TASK_TIMEOUT + 600,
     "max_attempts": 3,
@@ -238,17 +218,19 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("HFD_CHANNEL_PREFIX", "hfd")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("HFD_CHANNEL_PREFIX", "hfd")},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
 }

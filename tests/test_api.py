@@ -5,8 +5,10 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from rest_framework.test import APIClient
 
-from catalog import storage
+from catalog import storage, validators
 from catalog.models import Dataset
+from tests.fakehub import repos
+from tests.processes import free_port
 
 DOWNLOAD_URL = "/api/v1/datasets/download/"
 
@@ -71,9 +73,9 @@ def test_different_cap_is_a_different_dataset(api_client):
 
 
 def test_download_defaults(api_client):
-    body = api_client.post(DOWNLOAD_URL, {"repo_id": "squad"}, format="json").json()
+    body = api_client.post(DOWNLOAD_URL, {"repo_id": repos.JSONL}, format="json").json()
     assert body["config"] == {"subset": "", "split": "train", "revision": "", "max_samples": None}
-    assert body["name"] == "squad train"
+    assert body["name"] == "acme/jsonl train"
     assert body["source"] == "huggingface"
 
 
@@ -105,6 +107,8 @@ def test_download_defaults(api_client):
         ("max_samples", -3),
         ("max_samples", "ten"),
         ("max_samples", 1.5),
+        ("max_samples", 2**63),
+        ("max_samples", "9" * 5000),
     ],
 )
 def test_download_rejects_bad_input_naming_the_field(api_client, field, value):
@@ -118,9 +122,57 @@ def test_download_rejects_bad_input_naming_the_field(api_client, field, value):
 
 
 @pytest.mark.parametrize("repo_id", ["squad", "acme/multi", "Org-1/data_set.v2", "a/b", "x" * 96, "user/" + "y" * 96])
-def test_download_accepts_valid_repo_ids(api_client, repo_id):
-    response = api_client.post(DOWNLOAD_URL, {"repo_id": repo_id}, format="json")
+def test_valid_repo_ids_pass_the_format_check(repo_id):
+    validators.validate_repo_id(repo_id)
+
+
+@pytest.mark.parametrize("revision", ["refs/convert/parquet", "a" * 40, "v1.0"])
+def test_a_revision_may_be_a_branch_with_slashes_or_a_sha(revision):
+    validators.validate_revision(revision)
+
+
+def test_the_largest_int64_is_a_valid_cap(api_client, fake_hub):
+    response = api_client.post(DOWNLOAD_URL, {"repo_id": repos.JSONL, "max_samples": 2**63 - 1}, format="json")
     assert response.status_code == 202, response.content
+    assert response.json()["max_samples"] == 2**63 - 1
+
+
+# The Hub's refusals, as the page (tests/test_views.py) and the command (tests/test_command.py) report them too.
+HUB_REFUSALS = [
+    ({"repo_id": "acme/missing"}, "repo_id", "not found"),
+    ({"repo_id": "acme/private"}, "repo_id", "token"),
+    ({"repo_id": "acme/multi", "revision": "no-such-branch"}, "revision", "no-such-branch"),
+    ({"repo_id": "acme/multi", "subset": "nope"}, "subset", "Available: default, extra"),
+    ({"repo_id": "acme/multi", "split": "validation"}, "split", "Available: train, test"),
+]
+
+
+@pytest.mark.parametrize("data, field, words", HUB_REFUSALS)
+def test_download_checks_the_hub_and_answers_400_naming_the_field(api_client, fake_hub, data, field, words):
+    response = api_client.post(DOWNLOAD_URL, {"split": "train", **data}, format="json")
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert list(errors) == [field], errors
+    assert words in errors[field][0]
+    assert Dataset.objects.count() == 0
+
+
+def test_download_answers_503_with_a_message_when_the_hub_cannot_be_reached(api_client, fake_hub, settings):
+    settings.HFD_RETRY_BACKOFF = 0.01
+    fake_hub.fail(repos.MULTI, status=503, times=10)
+    response = api_client.post(DOWNLOAD_URL, {"repo_id": repos.MULTI}, format="json")
+    assert response.status_code == 503, response.content
+    assert "HTTP 503" in response.json()["detail"]
+    assert Dataset.objects.count() == 0
+
+
+def test_download_of_a_hub_that_does_not_answer_is_503(api_client, settings):
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings.HF_ENDPOINT = closed
+    settings.HFD_RETRY_BACKOFF = 0.01
+    response = api_client.post(DOWNLOAD_URL, {"repo_id": repos.MULTI}, format="json")
+    assert response.status_code == 503, response.content
+    assert "could not be reached" in response.json()["detail"]
 
 
 def test_surrounding_whitespace_is_trimmed(api_client):
@@ -128,12 +180,6 @@ def test_surrounding_whitespace_is_trimmed(api_client):
     assert response.status_code == 202
     assert response.json()["repo_id"] == "acme/multi"
     assert response.json()["split"] == "train"
-
-
-def test_revision_may_be_a_branch_with_slashes_or_a_sha(api_client):
-    for revision in ("refs/convert/parquet", "a" * 40, "v1.0"):
-        response = api_client.post(DOWNLOAD_URL, {"repo_id": "acme/multi", "revision": revision}, format="json")
-        assert response.status_code == 202, response.content
 
 
 def test_list_is_paginated_newest_first(api_client, make_dataset):

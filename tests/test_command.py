@@ -12,7 +12,8 @@ def test_download_command_queues(fake_hub, capsys):
     dataset = Dataset.objects.get()
     assert dataset.status == Dataset.Status.PENDING
     assert "Queued" in capsys.readouterr().out
-    assert fake_hub.bytes_served() == 0
+    # The request was checked on the Hub (its card), but no data was fetched.
+    assert fake_hub.bytes_served() == fake_hub.bytes_served(path="README.md")
 
 
 def test_download_command_now_runs_in_the_foreground_with_a_progress_bar(fake_hub, capsys):
@@ -31,6 +32,7 @@ def test_download_command_now_runs_in_the_foreground_with_a_progress_bar(fake_hu
         (["a/b/c"], "repo_id"),
         (["acme/x", "--split", "../x"], "--split"),
         (["acme/x", "--max-samples", "0"], "--max-samples"),
+        (["acme/x", "--max-samples", str(2**63)], "--max-samples"),
     ],
 )
 def test_download_command_validates(db, args, message):
@@ -41,3 +43,26 @@ def test_download_command_validates(db, args, message):
 def test_download_command_reports_failure(fake_hub):
     with pytest.raises(CommandError, match="was not found"):
         call_command("download", repos.MISSING, "--now")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([repos.MISSING], "repo_id: Dataset 'acme/missing' was not found"),
+        ([repos.MULTI, "--revision", "no-such-branch"], "--revision: Revision 'no-such-branch' does not exist"),
+        ([repos.MULTI, "--subset", "nope"], "--subset: Subset 'nope' does not exist"),
+        ([repos.MULTI, "--split", "validation"], "--split: Split 'validation' does not exist"),
+    ],
+)
+def test_download_command_checks_the_hub_like_the_page_and_the_api(fake_hub, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("download", *args)
+    assert Dataset.objects.count() == 0
+
+
+def test_download_command_when_the_hub_cannot_be_reached(fake_hub, settings):
+    settings.HFD_RETRY_BACKOFF = 0.01
+    fake_hub.fail(repos.MULTI, status=503, times=10)
+    with pytest.raises(CommandError, match="Hub: .*HTTP 503"):
+        call_command("download", repos.MULTI)
+    assert Dataset.objects.count() == 0

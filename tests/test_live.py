@@ -154,7 +154,7 @@ def test_snapshot_on_connect(redis_layer, session_headers, make_dataset):
         first, second = await next_event(everything), await next_event(everything)
         assert [first["event"], second["event"]] == ["snapshot", "snapshot"]
         assert [first["dataset"], second["dataset"]] == [expected[str(newer.pk)], expected[str(older.pk)]]
-        assert second["dataset"]["percent"] == 100.0 and first["dataset"]["percent"] == 25.0
+        assert second["dataset"]["progress_percent"] == 100.0 and first["dataset"]["progress_percent"] == 25.0
         assert await everything.receive_nothing(timeout=0.2)
 
         one = await connect(f"/ws/datasets/{newer.pk}/", session_headers)
@@ -354,7 +354,7 @@ def test_relay_carries_database_changes_on_the_embedded_layer(memory_layer, sess
         reporter = progress.ProgressReporter(dataset, "run-1", interval=0)
         await sync_to_async(reporter.add)(400)
         for communicator in (everything, one):
-            await expect(communicator, "progress", downloaded_bytes=400, percent=40.0)
+            await expect(communicator, "progress", downloaded_bytes=400, progress_percent=40.0)
         await sync_to_async(services.cancel)(dataset)
         for communicator in (everything, one):
             await expect(communicator, "status", status="cancelled")

@@ -181,9 +181,11 @@ def test_a_download_in_the_worker_moves_live_in_the_browser(transactional_db, fa
     summary = [(m["event"], m["dataset"]["status"], m["dataset"]["downloaded_bytes"]) for m in events]
     assert events[0]["event"] == "created", summary
     final = events[-1]
-    assert (final["event"], final["dataset"]["status"], final["dataset"]["percent"]) == ("status", "ready", 100.0), (
-        summary
-    )
+    assert (final["event"], final["dataset"]["status"], final["dataset"]["progress_percent"]) == (
+        "status",
+        "ready",
+        100.0,
+    ), summary
     total = Dataset.objects.get(pk=dataset.pk).total_bytes
     assert total and final["dataset"]["downloaded_bytes"] == total, summary
 

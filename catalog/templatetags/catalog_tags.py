@@ -9,8 +9,10 @@ import json
 
 from django import template
 from django.template.defaultfilters import filesizeformat
+from django.utils.html import json_script
 
 from catalog.browse import is_binary_marker
+from catalog.models import Dataset
 
 register = template.Library()
 
@@ -20,6 +22,15 @@ LONG_CHARS = 240
 PREVIEW_CHARS = 160
 # At most this many characters of one value go into the page (the API has the whole value).
 FULL_CHARS = 10_000
+
+
+STATUS_RULES_ID = "hfd-status-rules"
+
+
+@register.simple_tag
+def status_rules_script():
+    """Dataset.status_rules() as a JSON <script> that app.js reads: the JavaScript holds no status rules."""
+    return json_script(Dataset.status_rules(), STATUS_RULES_ID)
 
 
 @register.filter

@@ -7,12 +7,12 @@
 (function () {
   "use strict";
 
-  var ACTIVE = ["pending", "downloading", "processing"];
-  var RETRYABLE = ["failed", "cancelled"];
-  var LABELS = {
-    pending: "Pending", downloading: "Downloading", processing: "Processing",
-    ready: "Ready", failed: "Failed", cancelled: "Cancelled"
-  };
+  // The status rules come from the server (Dataset.status_rules(), rendered by base.html).
+  var rulesScript = document.getElementById("hfd-status-rules");
+  var RULES = rulesScript ? JSON.parse(rulesScript.textContent) : { active: [], retryable: [], labels: {} };
+  var ACTIVE = RULES.active;
+  var RETRYABLE = RULES.retryable;
+  var LABELS = RULES.labels;
   var PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000";
   var body = document.body;
   var apiRoot = body.getAttribute("data-api-root") || "/api/v1/";
@@ -126,17 +126,8 @@
     root.querySelectorAll(selector).forEach(function (el) { el.hidden = !visible; });
   }
 
-  /* Normalise a REST API dataset (DatasetSerializer) to the live message shape. */
-  function fromApi(d) {
-    return {
-      id: d.id, name: d.name, repo_id: d.repo_id, subset: d.subset, split: d.split, status: d.status,
-      downloaded_bytes: d.downloaded_bytes, total_bytes: d.total_bytes, percent: d.progress_percent,
-      bytes_per_second: null, eta_seconds: null, total_samples: d.total_samples,
-      error_message: d.error_message, updated_at: d.updated_at
-    };
-  }
-
-  /* Apply one dataset state to every element showing that dataset (card, detail page, storage row). */
+  /* Apply one dataset state to every element showing that dataset (card, detail page, storage row).
+   * The REST API and the live messages send the same state (DatasetStateSerializer): no translation. */
   function applyState(state) {
     if (!state || !state.id) return;
     elementsFor(state.id).forEach(function (root) { applyTo(root, state); });
@@ -176,7 +167,7 @@
     var done = state.downloaded_bytes;
     root.querySelectorAll('progress[data-field="progress"]').forEach(function (bar) {
       if (total) {
-        bar.value = Math.max(0, Math.min(100, Number(state.percent) || 0));
+        bar.value = Math.max(0, Math.min(100, Number(state.progress_percent) || 0));
         bar.textContent = bar.value + "%";
       } else if (status !== "ready") {
         bar.removeAttribute("value"); // indeterminate until the size is known
@@ -185,7 +176,7 @@
     if (done !== undefined) {
       setText(root, "bytes", formatBytes(done) + (total ? " of " + formatBytes(total) : ""));
     }
-    setText(root, "percent", total ? (Number(state.percent) || 0).toFixed(1) + "%" : "");
+    setText(root, "percent", total ? (Number(state.progress_percent) || 0).toFixed(1) + "%" : "");
     var downloading = status === "downloading";
     setText(root, "speed", downloading && state.bytes_per_second ? formatBytes(state.bytes_per_second) + "/s" : "—");
     setText(root, "eta", downloading && state.eta_seconds !== null && state.eta_seconds !== undefined
@@ -329,7 +320,7 @@
     api("POST", "datasets/" + id + "/" + action + "/").then(function (result) {
       busy(form, false);
       if (result.ok) {
-        applyState(fromApi(result.data));
+        applyState(result.data);
       } else if (result.status === 404) {
         removeDataset(id, { remote: true });
       } else {

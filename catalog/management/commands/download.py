@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import pipeline, progress, services, validators
@@ -16,25 +15,29 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="Name in the catalog.")
         parser.add_argument("--now", action="store_true", help="Run in the foreground instead of queueing.")
 
-    def handle(self, *args, repo_id, subset, split, revision, max_samples, name, now, **options):
-        checks = [
-            ("repo_id", repo_id, validators.validate_repo_id),
-            ("--split", split, validators.validate_split),
-            ("--subset", subset, validators.validate_subset if subset else None),
-            ("--revision", revision, validators.validate_revision if revision else None),
-        ]
-        for label, value, check in checks:
-            if check:
-                try:
-                    check(value)
-                except ValidationError as exc:
-                    raise CommandError(f"{label}: {' '.join(exc.messages)}") from None
-        if max_samples is not None and max_samples < 1:
-            raise CommandError("--max-samples: must be a positive whole number.")
+    # How the command names each field of catalog.validators.DownloadRequest in its messages.
+    OPTION_OF_FIELD = {
+        "repo_id": "repo_id",
+        "subset": "--subset",
+        "split": "--split",
+        "revision": "--revision",
+        "max_samples": "--max-samples",
+        "name": "--name",
+        "__all__": "Hub",
+    }
 
-        dataset, created = services.request_download(
-            repo_id, subset=subset, split=split, revision=revision, max_samples=max_samples, name=name, queue=not now
-        )
+    def handle(self, *args, repo_id, subset, split, revision, max_samples, name, now, **options):
+        # The same rules as the page and the API, the Hub check included.
+        values = {"repo_id": repo_id, "subset": subset, "split": split, "revision": revision}
+        request = validators.DownloadRequest({**values, "max_samples": max_samples, "name": name})
+        if not request.is_valid():
+            problems = [
+                f"{self.OPTION_OF_FIELD.get(field, field)}: {' '.join(messages)}"
+                for field, messages in request.errors.items()
+            ]
+            raise CommandError("\n".join(problems))
+
+        dataset, created = services.request_download(**request.download_arguments(), queue=not now)
         if not created:
             self.stdout.write(f"Already {dataset.status}: {dataset.name} ({dataset.pk})")
             if not now or not dataset.is_active:
