@@ -29,4 +29,8 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
+
+settings.PASSWORD_HASHERS = ["tests.hashers.FastPBKDF2PasswordHasher"]
+
 pytest_plugins = ["tests.fakehub.plugin", "tests.fixtures"]

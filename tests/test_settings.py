@@ -161,3 +161,9 @@ def test_every_documented_variable_is_used_somewhere():
     )
     unused = {name for name in readme_variables() if name not in sources}
     assert not unused, f"README.md documents variables nothing reads: {sorted(unused)}"
+
+
+def test_the_suite_hashes_passwords_fast(db, user):
+    # Full-strength hashing made up most of the fast suite's time (tests/hashers.py).
+    assert user.password.startswith("pbkdf2_sha256$1$")
+    assert user.check_password("wonderland-42")
