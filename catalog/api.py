@@ -1,8 +1,8 @@
 """REST API under /api/v1/. Thin: validation in serializers, every state change in services."""
 
-from django.db.models import Q
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
@@ -11,11 +11,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from catalog import browse, services
+from catalog.filters import DatasetFilter, DatasetPagination
 from catalog.models import Dataset
 from catalog.serializers import (
     DatasetSerializer,
     DownloadRequestSerializer,
     HubQuerySerializer,
+    HubRequestSerializer,
     ImportRequestSerializer,
 )
 
@@ -27,39 +29,54 @@ class RowsQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
 
 
+class RowsPage(serializers.Serializer):
+    """A page of rows (the response of the rows endpoint)."""
+
+    count = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.DictField(), help_text="Binary values: {binary: true, size: n}.")
+
+
+class Problem(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class NoBody(serializers.Serializer):
+    """Actions that take no input (cancel, retry): the browsable API shows only their button."""
+
+
 def conflict(exc):
     return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("status", str, enum=Dataset.Status.values, description="Only datasets in this status."),
-        OpenApiParameter("source", str, enum=Dataset.Source.values, description="Only datasets from this source."),
-        OpenApiParameter("search", str, description="Part of the name or repo id."),
-    ]
-)
 class DatasetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    serializer_class = DatasetSerializer
     queryset = Dataset.objects.select_related("owner")
+    # The list's filters, ordering and page size are the datasets page's (catalog.filters).
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = DatasetFilter
+    pagination_class = DatasetPagination
+    # What each action reads, so the schema and the browsable API's forms are exact per action.
+    serializer_classes = {
+        "download": DownloadRequestSerializer,
+        "import_file": ImportRequestSerializer,
+        "cancel": NoBody,
+        "retry": NoBody,
+        "rows": RowsQuery,
+    }
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action != "list":
-            return queryset
-        params = self.request.query_params
-        for field, choices in (("status", Dataset.Status), ("source", Dataset.Source)):
-            value = params.get(field)
-            if value:
-                if value not in choices.values:
-                    allowed = ", ".join(choices.values)
-                    raise ValidationError({field: [f"Unknown {field} {value!r}; use one of {allowed}."]})
-                queryset = queryset.filter(**{field: value})
-        search = params.get("search", "").strip()
-        if search:
-            queryset = queryset.filter(Q(name__icontains=search) | Q(repo_id__icontains=search))
-        return queryset.order_by("-created_at")
+    def get_serializer_class(self):
+        return self.serializer_classes.get(self.action, DatasetSerializer)
+
+    def filter_queryset(self, queryset):
+        # Query filters apply to the list only: ?status= must not hide one dataset from its own URL.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
+    def dataset_body(self, dataset):
+        return DatasetSerializer(dataset, context=self.get_serializer_context()).data
 
     def perform_destroy(self, instance):
         services.delete(instance)
@@ -70,7 +87,7 @@ class DatasetViewSet(
             202: DatasetSerializer,
             200: DatasetSerializer,
             400: OpenApiTypes.OBJECT,
-            503: OpenApiTypes.OBJECT,
+            503: Problem,
         },
     )
     @action(detail=False, methods=["post"])
@@ -80,10 +97,9 @@ class DatasetViewSet(
         form.is_valid(raise_exception=True)  # 400 naming the field, or 503 if the Hub cannot be reached.
         user = request.user if request.user.is_authenticated else None
         dataset, created = services.request_download(**form.validated_data, owner=user)
-        body = DatasetSerializer(dataset, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return Response(self.dataset_body(dataset), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
-    @extend_schema(request=ImportRequestSerializer, responses={202: DatasetSerializer})
+    @extend_schema(request=ImportRequestSerializer, responses={202: DatasetSerializer, 400: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
     def import_file(self, request):
         """Import a local csv, json/jsonl or parquet file: an upload, or a path under HFD_IMPORT_ROOTS."""
@@ -94,10 +110,9 @@ class DatasetViewSet(
             dataset = services.import_local(**form.to_service_kwargs(), owner=user)
         except services.ImportRefused as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
-        body = DatasetSerializer(dataset, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(self.dataset_body(dataset), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: DatasetSerializer})
+    @extend_schema(request=None, responses={200: DatasetSerializer, 409: Problem})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop a pending, downloading or processing dataset."""
@@ -106,9 +121,9 @@ class DatasetViewSet(
             services.cancel(dataset)
         except services.TransitionNotAllowed as exc:
             return conflict(exc)
-        return Response(self.get_serializer(dataset).data)
+        return Response(self.dataset_body(dataset))
 
-    @extend_schema(request=None, responses={202: DatasetSerializer})
+    @extend_schema(request=None, responses={202: DatasetSerializer, 409: Problem})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Queue a failed or cancelled dataset again; it resumes from what is on disk."""
@@ -117,11 +132,11 @@ class DatasetViewSet(
             services.retry(dataset)
         except (services.TransitionNotAllowed, services.AlreadyExists) as exc:
             return conflict(exc)
-        return Response(self.get_serializer(dataset).data, status=status.HTTP_202_ACCEPTED)
+        return Response(self.dataset_body(dataset), status=status.HTTP_202_ACCEPTED)
 
     # --- Row browser (web pages work) -------------------------------------------------------
 
-    @extend_schema(parameters=[RowsQuery], responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[RowsQuery], responses={200: RowsPage, 409: Problem})
     @action(detail=True, methods=["get"])
     def rows(self, request, pk=None):
         """A page of a ready dataset's rows, read memory-mapped from its Arrow files.
@@ -141,14 +156,14 @@ class DatasetViewSet(
         )
 
 
-@extend_schema(parameters=[HubQuerySerializer], responses={200: OpenApiTypes.OBJECT})
+@extend_schema(parameters=[HubQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 @permission_classes([IsAuthenticated])
 def hub_dataset(request, repo_id):
     """What a Hub dataset offers: its commit sha, subsets and their splits with file counts and sizes."""
     from catalog import hub  # Imports `datasets`: only when this endpoint is used.
 
-    query = HubQuerySerializer(data={"repo_id": repo_id, **request.query_params.dict()})
+    query = HubRequestSerializer(data={"repo_id": repo_id, **request.query_params.dict()})
     query.is_valid(raise_exception=True)
     try:
         info = hub.inspect(query.validated_data["repo_id"], query.validated_data["revision"])

@@ -4,7 +4,6 @@ from django import forms
 from django.conf import settings
 
 from catalog import validators
-from catalog.models import Dataset
 
 
 class DownloadForm(validators.DownloadRequest):
@@ -72,10 +71,3 @@ class ImportForm(forms.Form):
 
     def field_for(self, service_field):
         return self.FIELD_OF_SERVICE_ARGUMENT.get(service_field)
-
-
-class DatasetFilterForm(forms.Form):
-    """The datasets page's filters; unknown values are ignored rather than answered with an error."""
-
-    status = forms.ChoiceField(choices=[("", "All")] + list(Dataset.Status.choices), required=False)
-    q = forms.CharField(label="Search", max_length=200, required=False)

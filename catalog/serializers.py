@@ -117,12 +117,11 @@ class HubUnreachable(APIException):
 
 
 class DownloadRequestSerializer(serializers.Serializer):
-    """A download request in the API. The rules are catalog.validators.DownloadRequest's, Hub check included.
+    """A download from the Hub. Checked on the Hub first: 400 naming the field, 503 if the Hub cannot be reached."""
 
-    The fields below only describe the request (schema, browsable API form); validation runs the
-    DownloadRequest form on the raw input: 400 with the fields at fault, or 503 when the Hub
-    cannot be reached.
-    """
+    # The rules are catalog.validators.DownloadRequest's (shared with the page and the command).
+    # The fields below only describe the request (schema, browsable API form); validation runs
+    # the DownloadRequest form on the raw input.
 
     rules = validators.DownloadRequest
     repo_id = serializer_field(rules.base_fields["repo_id"])
@@ -151,14 +150,22 @@ class DownloadRequestSerializer(serializers.Serializer):
 
 
 class HubQuerySerializer(serializers.Serializer):
-    repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
+    """The query string of the Hub inspection endpoint (repo_id is in its path)."""
+
     revision = serializers.CharField(
         max_length=200,
         required=False,
         allow_blank=True,
         default="",
         validators=[django_validator(validators.validate_revision)],
+        help_text="Branch, tag or commit sha. Empty: the default branch.",
     )
+
+
+class HubRequestSerializer(HubQuerySerializer):
+    """Path and query together, validated as one (a bad repo_id is a 400 naming it)."""
+
+    repo_id = serializers.CharField(max_length=200, validators=[django_validator(validators.validate_repo_id)])
 
 
 class ImportRequestSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ with JavaScript the same buttons call the REST API and update the page in place.
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat, pluralize
@@ -18,8 +18,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from catalog import browse, services, storage, usage
-from catalog.forms import DatasetFilterForm, DownloadForm, ImportForm
+from catalog import browse, filters, services, storage, usage
+from catalog.forms import DownloadForm, ImportForm
 from catalog.models import Dataset
 
 # A placeholder id the pages' JavaScript replaces to build a dataset's URLs.
@@ -34,18 +34,31 @@ class DatasetListView(LoginRequiredMixin, ListView):
     model = Dataset
     template_name = "catalog/dataset_list.html"
     context_object_name = "datasets"
-    paginate_by = 20
 
     def get_queryset(self):
-        self.filters = DatasetFilterForm(self.request.GET)
-        queryset = Dataset.objects.select_related("owner").order_by("-created_at")
-        if self.filters.is_valid():
-            status, search = self.filters.cleaned_data["status"], self.filters.cleaned_data["q"].strip()
-            if status:
-                queryset = queryset.filter(status=status)
-            if search:
-                queryset = queryset.filter(Q(name__icontains=search) | Q(repo_id__icontains=search))
-        return queryset
+        # The API's FilterSet: the same parameters (status, source, search, ordering) and errors.
+        self.filters = filters.DatasetFilter(self.request.GET, queryset=Dataset.objects.select_related("owner"))
+        if not self.filters.is_valid():
+            return Dataset.objects.none()
+        return self.filters.qs
+
+    def get_paginate_by(self, queryset):
+        return filters.page_size(self.request.GET)
+
+    # The orderings the page offers (the API takes any of filters.ORDERING_FIELDS).
+    ORDERING_CHOICES = [
+        ("", "Newest first"),
+        ("created_at", "Oldest first"),
+        ("-updated_at", "Recently updated"),
+        ("name", "Name"),
+        ("-total_bytes", "Largest download"),
+    ]
+
+    def render_to_response(self, context, **kwargs):
+        # A query the API would refuse with a 400 is a 400 here too, with the message on the page.
+        if self.filters.errors:
+            kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -57,10 +70,13 @@ class DatasetListView(LoginRequiredMixin, ListView):
         context["status_tabs"] = [("", "All", sum(counts.values()))] + [
             (value, label, counts.get(value, 0)) for value, label in Dataset.Status.choices
         ]
-        data = self.filters.cleaned_data if self.filters.is_valid() else {}
-        context["current_status"] = data.get("status", "")
-        context["search"] = data.get("q", "")
-        context["filtered"] = bool(context["current_status"] or context["search"])
+        data = self.filters.form.cleaned_data if self.filters.is_valid() else {}
+        context["current_status"] = data.get("status") or ""
+        context["search"] = data.get("search") or ""
+        context["ordering"] = self.request.GET.get("ordering", "") if data.get("ordering") else ""
+        context["ordering_choices"] = self.ORDERING_CHOICES
+        context["filter_errors"] = self.filters.problems()
+        context["filtered"] = bool(context["current_status"] or context["search"] or context["filter_errors"])
         context["free_space"] = storage.free_space()
         # Datasets created after this moment are not on the page: live.js adds them from its first snapshot.
         context["rendered_at"] = timezone.now().isoformat()

@@ -73,7 +73,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_q",
     "catalog",
@@ -193,6 +195,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Catalog and download manager for Hugging Face Hub datasets.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its pages need the API's authentication, like the rest of /api/v1/.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Separate request and response components, so read-only fields are not offered as input.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # django-q2. The database record is the truth; the queue is only transport.

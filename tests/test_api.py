@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+from django.core.management import call_command
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from rest_framework.test import APIClient
@@ -281,3 +282,71 @@ def test_browsable_api_renders(client, user):
     response = client.get("/api/v1/datasets/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Dataset List" in response.content
+
+
+# --- Schema, docs and the browsable API ------------------------------------------------------
+
+LIST_PARAMETERS = {"status", "source", "search", "ordering", "page", "page_size"}
+
+
+def openapi_schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def test_schema_is_exact_for_every_operation():
+    schema = openapi_schema()
+    operations = {
+        (method.upper(), path): operation
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    }
+    for key, operation in operations.items():
+        names = [(p["in"], p["name"]) for p in operation.get("parameters", [])]
+        assert len({name for _, name in names}) == len(names), f"{key} lists a parameter twice: {names}"
+        query = {name for where, name in names if where == "query"}
+        if key == ("GET", "/api/v1/datasets/"):
+            assert query == LIST_PARAMETERS
+        else:
+            assert not query & LIST_PARAMETERS, f"{key} documents list filters: {query & LIST_PARAMETERS}"
+    assert {p["name"] for p in operations[("GET", "/api/v1/hub/{repo_id}/")]["parameters"]} == {"repo_id", "revision"}
+    for action in ("cancel", "retry"):
+        assert "requestBody" not in operations[("POST", f"/api/v1/datasets/{{id}}/{action}/")]
+    body = operations[("POST", "/api/v1/datasets/download/")]["requestBody"]["content"]["application/json"]["schema"]
+    request = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert list(request["properties"]) == ["repo_id", "subset", "split", "revision", "max_samples", "name"]
+    assert request["properties"]["max_samples"]["maximum"] == 2**63 - 1
+    assert request["required"] == ["repo_id"]
+    assert "503" in operations[("POST", "/api/v1/datasets/download/")]["responses"]
+
+
+def test_schema_validates_without_warnings(tmp_path):
+    # The same command as the schema step of .ci/run.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert "/api/v1/datasets/download/" in (tmp_path / "schema.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    "url, fields",
+    [
+        (DOWNLOAD_URL, ["repo_id", "subset", "split", "revision", "max_samples", "name"]),
+        ("/api/v1/datasets/import/", ["file", "path", "name"]),
+    ],
+)
+def test_browsable_api_forms_have_the_request_fields(client, user, url, fields):
+    client.force_login(user)
+    content = client.get(url, HTTP_ACCEPT="text/html").content.decode()
+    for field in fields:
+        assert f'name="{field}"' in content, field
+
+
+def test_api_docs_page_is_served_locally_behind_the_api_authentication(client, user):
+    for url in ("/api/v1/docs/", "/api/v1/schema/"):
+        assert client.get(url).status_code in (401, 403), url
+    client.force_login(user)
+    page = client.get("/api/v1/docs/")
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in content
+    assert "cdn" not in content.lower()

@@ -196,22 +196,24 @@ def test_list_filters_by_status_and_search(logged_in, make_dataset):
     imdb = make_dataset(name="Movie reviews", repo_id="stanfordnlp/imdb", status=Dataset.Status.READY)
     assert set(cards(logged_in.get("/?status=ready"))) == {str(ready.pk), str(imdb.pk)}
     assert cards(logged_in.get("/?status=failed")) == [str(failed.pk)]
-    assert cards(logged_in.get("/?q=IMDB")) == [str(imdb.pk)]
-    assert cards(logged_in.get("/?q=movie&status=ready")) == [str(imdb.pk)]
-    assert cards(logged_in.get("/?q=movie&status=failed")) == []
-    # An unknown status is ignored rather than an error page.
-    assert len(cards(logged_in.get("/?status=bogus"))) == 3
+    assert cards(logged_in.get("/?search=IMDB")) == [str(imdb.pk)]
+    assert cards(logged_in.get("/?search=movie&status=ready")) == [str(imdb.pk)]
+    assert cards(logged_in.get("/?search=movie&status=failed")) == []
+    # An unknown status is refused as the API refuses it: a 400 naming the parameter.
+    bogus = logged_in.get("/?status=bogus")
+    assert bogus.status_code == 400 and cards(bogus) == []
+    assert "status: Select a valid choice. bogus is not one of the available choices." in text_of(bogus)
     tabs = text_of(logged_in.get("/"))
     assert "All 3" in tabs and "Ready 2" in tabs and "Failed 1" in tabs and "Pending 0" in tabs
 
 
 def test_list_is_paginated(logged_in, make_dataset):
-    made = [make_dataset(name=f"set {i:02d}", request_key=str(i)) for i in range(25)]
+    made = [make_dataset(name=f"set {i:02d}", request_key=str(i)) for i in range(30)]
     first = logged_in.get("/")
-    assert cards(first) == [str(d.pk) for d in reversed(made)][:20]
+    assert cards(first) == [str(d.pk) for d in reversed(made)][:25]
     assert 'href="?page=2"' in first.content.decode()
     second = logged_in.get("/?page=2")
-    assert cards(second) == [str(d.pk) for d in reversed(made)][20:]
+    assert cards(second) == [str(d.pk) for d in reversed(made)][25:]
     # A page past the end is a 404, as ListView does.
     assert logged_in.get("/?page=9").status_code == 404
     # Filters are kept in the page links.
@@ -229,7 +231,7 @@ def test_list_empty_state(logged_in):
 
 def test_list_empty_state_for_a_filter(logged_in, make_dataset):
     make_dataset(status=Dataset.Status.READY)
-    text = text_of(logged_in.get("/?status=failed&q=zzz"))
+    text = text_of(logged_in.get("/?status=failed&search=zzz"))
     assert "Nothing matches" in text and "is failed" in text and "zzz" in text and "Show all datasets" in text
 
 

@@ -273,7 +273,7 @@
     var template = document.getElementById("dataset-card-template");
     if (!container || !template || !container.getAttribute("data-insert-new")) return;
     var wantStatus = container.getAttribute("data-filter-status");
-    var wantText = (container.getAttribute("data-filter-q") || "").toLowerCase();
+    var wantText = (container.getAttribute("data-filter-search") || "").toLowerCase();
     if (wantStatus && wantStatus !== state.status) return;
     if (wantText && ((state.name || "") + " " + (state.repo_id || "")).toLowerCase().indexOf(wantText) === -1) return;
 
