@@ -5,6 +5,9 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --no-input
+# The app runs unprivileged; it owns only its data folder (a new volume copies this ownership).
+RUN useradd --create-home --uid 1000 app && mkdir -p /data && chown app:app /data
+USER app
 VOLUME ["/data"]
 EXPOSE 8000
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "hfdatasets.asgi:application"]

@@ -8,6 +8,7 @@ catalog.hub.
 
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from catalog import fetch, hub, progress, storage
@@ -43,6 +44,9 @@ def run_local_import(dataset_id, task_token=None):
 
 def _run(run, work):
     dataset = run.dataset
+    started = time.monotonic()
+    what = "download" if dataset.source == Dataset.Source.HUGGINGFACE else "import"
+    logger.info("Dataset %s (%s): %s started.", dataset.pk, dataset.name, what)
     with run, run.interruptible():
         try:
             work()
@@ -53,7 +57,18 @@ def _run(run, work):
         except Exception as exc:
             logger.exception("Dataset %s failed", dataset.pk)
             run.fail(f"Unexpected error while processing: {exc.__class__.__name__}: {exc}")
-    return Dataset.objects.filter(pk=dataset.pk).values_list("status", flat=True).first()
+    final = Dataset.objects.filter(pk=dataset.pk).values("status", "downloaded_bytes", "total_samples").first()
+    if final and final["status"] == Status.READY:
+        logger.info(
+            "Dataset %s (%s): %s finished: %s bytes downloaded, %s rows, %.1f s.",
+            dataset.pk,
+            dataset.name,
+            what,
+            f"{final['downloaded_bytes']:,}",
+            f"{final['total_samples']:,}",
+            time.monotonic() - started,
+        )
+    return final["status"] if final else None
 
 
 def _stopped(run):

@@ -268,6 +268,8 @@ def fail(dataset, message, run_id=None):
         transition(dataset, Status.FAILED, only_run=run_id, error_message=message[:4000], heartbeat_at=None)
     except TransitionNotAllowed:
         logger.info("Dataset %s not marked failed: it changed meanwhile (%s)", dataset.pk, message)
+        return
+    logger.info("Dataset %s (%s) failed: %s", dataset.pk, dataset.name, message)
 
 
 def recover_stale():

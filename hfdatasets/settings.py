@@ -240,7 +240,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # The minutely recovery pass logs only when it re-queues something (hfdatasets/log.py).
+    "filters": {"quiet_recovery_pass": {"()": "hfdatasets.log.QuietRecoveryPass"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
+    "loggers": {
+        "django-q": {"filters": ["quiet_recovery_pass"]},
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
+    },
 }

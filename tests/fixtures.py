@@ -1,6 +1,9 @@
 """Fixtures used across the suite."""
 
+import os
+
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from catalog.models import Dataset
@@ -37,3 +40,29 @@ def make_dataset(db):
         return Dataset.objects.create(**fields)
 
     return make
+
+
+# Redis-backed tests use REDIS_URL when it is set (each developer has a database index), else the local default.
+TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def require_redis(url=TEST_REDIS_URL):
+    """Skip a test that needs Redis when none answers at url, with the reason; under CI (CI=true), fail it."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.exceptions.RedisError as exc:
+        reason = f"Redis is not reachable at {url} ({exc.__class__.__name__}); this test needs it"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}, and CI (CI=true) must run it: start Redis.", pytrace=False)
+        pytest.skip(f"{reason}. Start redis-server to run it (under CI=true this is a failure).")
+
+
+@pytest.fixture
+def redis_url():
+    """The URL of a Redis that answers (else the test is skipped, or fails under CI)."""
+    require_redis()
+    return TEST_REDIS_URL

@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -66,3 +68,21 @@ def test_download_command_when_the_hub_cannot_be_reached(fake_hub, settings):
     with pytest.raises(CommandError, match="Hub: .*HTTP 503"):
         call_command("download", repos.MULTI)
     assert Dataset.objects.count() == 0
+
+
+class Terminal(io.StringIO):
+    """What a terminal looks like to Django's OutputWrapper (which styles and ends every write there)."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_redraws_one_line_on_the_terminal(fake_hub):
+    terminal = Terminal()
+    call_command("download", repos.MULTI, "--subset", "extra", "--split", "test", "--now", stderr=terminal)
+    assert Dataset.objects.get().status == Dataset.Status.READY
+    shown = terminal.getvalue()
+    assert "\r" in shown and "B/s" in shown, shown
+    # One line redrawn in place, ended once, and not styled as an error.
+    assert shown.count("\n") == 1, shown
+    assert "\x1b[" not in shown

@@ -25,7 +25,6 @@ from catalog.models import Dataset
 from hfdatasets.asgi import application
 from tests.processes import free_port
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 ORIGIN = "http://127.0.0.1"
 S = Dataset.Status
 
@@ -43,9 +42,9 @@ def redis_layers(hosts):
 
 
 @pytest.fixture
-def redis_layer(settings):
+def redis_layer(settings, redis_url):
     """The real Redis channel layer with a prefix of our own (even when the suite runs without REDIS_URL)."""
-    settings.CHANNEL_LAYERS = redis_layers([REDIS_URL])
+    settings.CHANNEL_LAYERS = redis_layers([redis_url])
     yield
     async_to_sync(channel_layers.make_backend("default").flush)()  # flush() also closes its pools
 
@@ -273,15 +272,15 @@ def test_broadcast_with_redis_unreachable_logs_and_goes_on(settings, transaction
     assert elapsed < live.SEND_TIMEOUT
 
 
-def test_broadcast_leaves_no_connection_or_thread_behind(settings, transactional_db, make_dataset):
+def test_broadcast_leaves_no_connection_or_thread_behind(settings, transactional_db, make_dataset, redis_url):
     """Each broadcast runs on its own event loop; its Redis connection must be closed with it."""
     name = f"hfd-live-test-{uuid.uuid4().hex[:8]}"
-    settings.CHANNEL_LAYERS = redis_layers([{"address": REDIS_URL, "client_name": name}])
+    settings.CHANNEL_LAYERS = redis_layers([{"address": redis_url, "client_name": name}])
     # A listener on the same prefix, with connections not named like the sender's.
-    receiver = RedisChannelLayer(hosts=[REDIS_URL], prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"])
+    receiver = RedisChannelLayer(hosts=[redis_url], prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"])
     dataset = make_dataset()
     state = progress.dataset_state(dataset)
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(redis_url)
 
     def send_many():
         live.broadcast("progress", dataset.pk, state)  # warm up imports and thread pools
@@ -409,10 +408,36 @@ def test_relay_estimates_speed_from_the_byte_counts(make_dataset):
     assert relay.speed(str(dataset.pk), dataset) == (None, None)
 
 
-def test_broadcast_does_nothing_on_the_embedded_layer(memory_layer, make_dataset, monkeypatch):
-    def fail(*args, **kwargs):
-        raise AssertionError("the embedded layer must not be sent to from broadcast()")
+def broadcast_sends(monkeypatch, django_capture_on_commit_callbacks, dataset):
+    """What broadcast() hands to the sender for one update (the sender itself is replaced)."""
+    sent = []
+    monkeypatch.setattr(live, "_send_now", lambda *args: sent.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        live.broadcast("status", dataset.pk, progress.dataset_state(dataset))
+    return sent
 
-    monkeypatch.setattr(live, "_send", fail)
+
+def test_broadcast_does_nothing_on_the_embedded_layer(
+    memory_layer, make_dataset, monkeypatch, django_capture_on_commit_callbacks
+):
+    assert broadcast_sends(monkeypatch, django_capture_on_commit_callbacks, make_dataset()) == []
+
+
+def test_broadcast_sends_on_a_redis_layer(settings, make_dataset, monkeypatch, django_capture_on_commit_callbacks):
+    # The counterpart of the test above, so that it can fail: the same call does send over Redis.
+    settings.CHANNEL_LAYERS = redis_layers(["redis://127.0.0.1:1/0"])  # never contacted: the sender is replaced
     dataset = make_dataset()
-    live.broadcast("status", dataset.pk, progress.dataset_state(dataset))
+    sent = broadcast_sends(monkeypatch, django_capture_on_commit_callbacks, dataset)
+    assert [(groups, message["event"]) for groups, message, *_ in sent] == [(live.groups_for(dataset.pk), "status")]
+
+
+def test_redis_tests_skip_outside_ci_and_fail_under_ci(monkeypatch):
+    from tests.fixtures import require_redis
+
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=f"Redis is not reachable at {nobody}"):
+        require_redis(nobody)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI"):
+        require_redis(nobody)

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import socket
 import urllib.request
 
 import pytest
@@ -29,7 +30,11 @@ def test_run_script_serves_the_app_and_a_download_completes(fake_hub, tmp_path):
     app = ManagedProcess(["bash", str(ROOT / "scripts" / "run.sh")], env, tmp_path / "run.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: answers_ok(f"{base}/accounts/login/"), timeout=120, message=f"the app ({app.log_path})")
+        # "running" is printed only once the port answers.
+        wait_until(lambda: "is running at" in app.output(), timeout=120, message=f"the app ({app.log_path})")
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            pass
+        assert answers_ok(f"{base}/accounts/login/")
         status, body = call(f"{base}/api/v1/datasets/download/", password, {"repo_id": repos.JSONL, "split": "test"})
         assert status == 202
         dataset_url = f"{base}/api/v1/datasets/{body['id']}/"

@@ -1,3 +1,5 @@
+import sys
+
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import pipeline, progress, services, validators
@@ -46,7 +48,15 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued {dataset.name} ({dataset.pk}); a worker (manage.py qcluster) will fetch it.")
             return
 
-        status = pipeline.run_download(dataset.pk, reporter_factory=terminal_reporter(self.stderr))
+        # The bar redraws one line with "\r": it goes to the terminal itself, not through Django's
+        # stderr wrapper, which would end every redraw with a newline and colour it as an error.
+        terminal = getattr(self.stderr, "_out", sys.stderr)
+        reporter = terminal_reporter(terminal)
+        try:
+            status = pipeline.run_download(dataset.pk, reporter_factory=reporter)
+        finally:
+            for bar in reporter.bars:
+                bar.close()
         dataset.refresh_from_db()
         if status != dataset.Status.READY:
             raise CommandError(f"{dataset.status}: {dataset.error_message or 'the download did not finish'}")
@@ -58,9 +68,12 @@ def terminal_reporter(stream):
     from tqdm import tqdm
 
     class TerminalReporter(progress.ProgressReporter):
+        bars = []  # Closed by the command when the run ends (the last redraw, then a newline).
+
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.bar = tqdm(total=self.total or None, initial=self.done, unit="B", unit_scale=True, file=stream)
+            self.bars.append(self.bar)
 
         def flush(self):
             try:
