@@ -17,14 +17,19 @@ def catalog_lines(caplog):
     return [r for r in caplog.records if r.name.startswith("catalog") and r.levelno >= logging.INFO]
 
 
-def test_a_download_logs_one_line_when_it_starts_and_one_when_it_finishes(fake_hub, caplog):
-    dataset, _ = services.request_download(repos.JSONL, split="test")
+def download_logging(caplog, repo_id, split):
+    """Run one download here; return the dataset and the catalog's log lines while it ran."""
+    dataset, _ = services.request_download(repo_id, split=split)
     caplog.clear()
     with caplog.at_level(logging.INFO):
         pipeline.run_download(dataset.pk)
     dataset.refresh_from_db()
+    return dataset, [r.getMessage() for r in catalog_lines(caplog)]
+
+
+def test_a_download_logs_one_line_when_it_starts_and_one_when_it_finishes(fake_hub, caplog):
+    dataset, lines = download_logging(caplog, repos.JSONL, "test")
     assert dataset.status == Dataset.Status.READY
-    lines = [r.getMessage() for r in catalog_lines(caplog)]
     assert len(lines) == 2, lines
     assert lines[0] == f"Dataset {dataset.pk} (acme/jsonl test): download started."
     finished = lines[1]
@@ -34,14 +39,9 @@ def test_a_download_logs_one_line_when_it_starts_and_one_when_it_finishes(fake_h
     assert finished.endswith(" s.")
 
 
-def test_a_failed_download_logs_its_message(fake_hub, caplog, settings):
-    dataset, _ = services.request_download(repos.MISSING, split="train")
-    caplog.clear()
-    with caplog.at_level(logging.INFO):
-        pipeline.run_download(dataset.pk)
-    dataset.refresh_from_db()
+def test_a_failed_download_logs_its_message(fake_hub, caplog):
+    dataset, lines = download_logging(caplog, repos.MISSING, "train")
     assert dataset.status == Dataset.Status.FAILED
-    lines = [r.getMessage() for r in catalog_lines(caplog)]
     assert len(lines) == 2, lines
     assert lines[1] == f"Dataset {dataset.pk} ({dataset.name}) failed: {dataset.error_message}"
     assert "was not found" in lines[1]
