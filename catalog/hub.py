@@ -5,6 +5,7 @@ this module as HubError subclasses whose message a person can act on; `permanent
 download whether trying again could help.
 """
 
+import dataclasses
 import logging
 import os
 import threading
@@ -37,8 +38,11 @@ datasets.disable_progress_bars()
 
 logger = logging.getLogger(__name__)
 
-# Formats whose files `datasets` builds without running any code from the repository.
+# Packaged `datasets` builders we build with (never code from the repository).
 SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text"}
+# BuilderConfig fields that are not reading options: where the files are, and the features
+# (Plan.features carries those, from the card or the config).
+_NOT_OPTIONS = {"name", "version", "data_dir", "data_files", "description", "features"}
 
 
 class HubError(Exception):
@@ -106,6 +110,14 @@ class PlannedFile:
 
 @dataclass
 class Plan:
+    """What `datasets` resolved on the Hub for one subset and split, and the files to fetch.
+
+    `builder_kwargs` are the subset's reading options (separator, field, chunk size, ...) and
+    `features` the card's declared features (None when `datasets` infers them). `first_split`
+    and `first_file` are the subset's first split and its first file: `datasets` infers the
+    features of every split from there when the card declares none (see catalog.building).
+    """
+
     repo_id: str
     sha: str
     subset: str
@@ -113,10 +125,17 @@ class Plan:
     module: str  # the `datasets` packaged builder: parquet, json, csv, ...
     files: list[PlannedFile] = field(default_factory=list)
     builder_kwargs: dict = field(default_factory=dict)
+    features: object = None  # datasets.Features or None
+    first_split: str = ""
+    first_file: PlannedFile | None = None
 
     @property
     def total_bytes(self):
         return sum(f.size for f in self.files)
+
+    @property
+    def infers_from_another_split(self):
+        return self.features is None and self.first_split != self.split
 
 
 def token_for(token=None):
@@ -305,7 +324,11 @@ def check_download(repo_id, revision, subset, split, token=None):
 
 
 def plan(repo_id, sha, subset, split, token=None):
-    """The files (with sizes) that one subset and split needs, without downloading them."""
+    """The files (with sizes) that one subset and split needs, without downloading them.
+
+    `datasets` itself resolves the layout (YAML `configs:`, data_dir, split names, the no-YAML
+    file patterns, the card's features), so the plan names exactly the files it would read.
+    """
     builder = builder_for(repo_id, sha, subset, token)
     module = builder.name
     if module not in SUPPORTED_MODULES:
@@ -320,31 +343,48 @@ def plan(repo_id, sha, subset, split, token=None):
             + (f" subset '{subset}'" if subset else "")
             + f". Available: {', '.join(files) or 'none'}."
         )
-    sizes = file_sizes(repo_id, sha, files[split], token)
-    planned = []
-    for path in files[split]:
+    first_split = next(iter(files))
+    first_path = files[first_split][0] if files[first_split] else None
+    sizes = file_sizes(repo_id, sha, list(dict.fromkeys(files[split] + ([first_path] if first_path else []))), token)
+
+    def planned(path):
         size, sha256 = sizes.get(path, (None, None))
         if size is None:
             raise DatasetNotFound(f"File '{path}' of '{repo_id}' is listed but not on the Hub.")
-        planned.append(PlannedFile(path=path, size=size, sha256=sha256))
+        return PlannedFile(path=path, size=size, sha256=sha256)
+
     return Plan(
         repo_id=repo_id,
         sha=sha,
         subset=builder.config.name,
         split=split,
         module=module,
-        files=planned,
-        builder_kwargs=builder_options(builder),
+        files=[planned(path) for path in files[split]],
+        builder_kwargs=builder_options(builder.config),
+        features=builder.info.features,
+        first_split=first_split,
+        first_file=planned(first_path) if first_path else None,
     )
 
 
-def builder_options(builder):
-    """Options the repository's YAML sets for its packaged builder (e.g. a csv separator)."""
+def builder_options(config):
+    """The options a subset's config sets for its packaged builder, as keyword arguments.
+
+    Everything that differs from the builder's defaults: from the YAML (`sep`, `field`, ...) or
+    from the file extension (`.tsv` gives `sep="\t"`).
+    """
+    defaults = type(config)()
     options = {}
-    for key in ("sep", "delimiter", "encoding", "field"):
-        value = getattr(builder.config, key, None)
-        if value not in (None, ",", "utf-8"):
-            options[key] = value
+    for spec in dataclasses.fields(config):
+        if spec.name in _NOT_OPTIONS:
+            continue
+        value = getattr(config, spec.name)
+        try:
+            differs = bool(value != getattr(defaults, spec.name))
+        except Exception:  # values without a plain truth value (pyarrow expressions)
+            differs = True
+        if differs:
+            options[spec.name] = value
     return options
 
 

@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from catalog import fetch, hub, progress, storage
+from catalog import building, fetch, hub, progress, sampling, storage
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
 from catalog.runs import Run
@@ -91,28 +91,29 @@ def _download_and_build(run, reporter_factory):
     run.check()
     plan = hub.with_retries(lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split), what="planning")
     run.save(resolved_revision=sha, total_bytes=plan.total_bytes)
+    # Where the card declares no features, `datasets` may take them from another split's first file.
+    features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
+    run.check()
     reporter = reporter_factory(dataset, run.run_id, already_done=fetch.bytes_on_disk(dataset.pk, plan.files), run=run)
     if dataset.max_samples:
-        from catalog import sampling
-
         files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter)
     else:
         files = fetch.fetch_files(dataset.pk, dataset.repo_id, sha, plan.files, reporter)
     reporter.flush()
     run.check()
     run.transition(Status.PROCESSING, downloaded_bytes=reporter.done)
-    _build_and_publish(run, plan.module, files, dataset.max_samples, plan.builder_kwargs)
+    _build_and_publish(run, building.BuildSpec.for_plan(plan, features), files, dataset.max_samples)
 
 
 def _build_local(run):
     source = Path(run.dataset.config["source_path"])
     if not source.is_file():
         raise ProcessingError(f"The file {source} is gone; import it again.")
-    _build_and_publish(run, run.dataset.config["format"], [source], None, {})
+    _build_and_publish(run, building.BuildSpec(run.dataset.config["format"]), [source], None)
 
 
-def _build_and_publish(run, module, files, max_samples, builder_kwargs):
-    """Build the split with `datasets`, write it to the run's temporary folder, then move it into place.
+def _build_and_publish(run, spec, files, max_samples):
+    """Build the split with `datasets` (catalog.building), write it to the run's temporary folder, then move it into place.
 
     The build runs in a helper thread (run.call_stoppably), so a cancel or a delete is seen
     between and during the build steps. The dataset becomes ready only after the complete Arrow
@@ -129,13 +130,7 @@ def _build_and_publish(run, module, files, max_samples, builder_kwargs):
 
     def build():
         try:
-            built = datasets.load_dataset(
-                module,
-                data_files={"train": [str(p) for p in files]},
-                split="train",
-                cache_dir=str(cache),
-                **builder_kwargs,
-            )
+            built = building.build(spec, files, cache)
             if max_samples and len(built) > max_samples:
                 built = built.select(range(max_samples))
             run.check()

@@ -1,21 +1,37 @@
 """Fetch only the first rows of a split (max_samples): stream and stop, never the whole split.
 
 Parquet is read through HTTP Range requests: the footer, then row groups until there are
-enough rows. JSON Lines and CSV are streamed line by line and the connection is closed as soon
-as there are enough records. Other formats fall back to whole files, one at a time.
-The rows are written to small local files that go through the same build step as a full
-download. A capped download is small by nature, so a crash restarts it from zero.
+enough rows. JSON Lines, CSV and text are streamed (and decompressed: .gz, .zst, .bz2, .xz)
+line by line, and the connection is closed once there are enough records. Other files (JSON
+arrays, `field:` JSON, .zip archives, arrow) are fetched whole, one at a time, until there are
+enough rows. The rows are written to small local files that go through the same build step as a
+full download. A capped download is small by nature, so a crash restarts it from zero.
+
+Types: `datasets` parses JSON Lines in blocks of `chunksize` bytes (10 MiB by default) and CSV
+in chunks of `chunksize` records (10,000), infers each block's types and casts the later ones to
+the first block's. A capped read therefore always takes whole blocks: at least the first block
+of each file it reads, so the types (and values) are exactly those of the full split.
 For parquet the footers tell exactly how many bytes the rows take, so `total_bytes` is right
 before the row data is read; for line formats it is the whole split until the rows are in.
 """
 
+import bz2
 import io
+import lzma
+import shutil
 import threading
+import zlib
+from contextlib import closing
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog import fetch, hub, services, storage
+from catalog import building, fetch, hub, services, storage
+
+COMPRESSIONS = (".gz", ".zst", ".bz2", ".xz")
+# The packaged builders' own defaults (JsonConfig.chunksize, CsvConfig.chunksize).
+JSON_BLOCK_BYTES = 10 << 20
+CSV_CHUNK_RECORDS = 10_000
 
 
 def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
@@ -28,8 +44,9 @@ def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
         for planned in plan.files:
             if needed <= 0:
                 break
-            target = _target(out_dir, planned)
-            needed -= _reader_for(plan.module, planned.path)(plan, planned, target, needed, reporter, token)
+            reader = _reader_for(plan, planned.path)
+            target = _target(out_dir, planned, reader)
+            needed -= reader(plan, planned, target, needed, reporter, token)
             outputs.append(target)
     # The transfer is over: what came in is the whole of it, so progress ends at 100%.
     reporter.total = reporter.done
@@ -37,18 +54,50 @@ def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
     return outputs
 
 
-def _target(out_dir, planned):
-    target = storage.safe_join(out_dir, planned.path)
+def fetch_head(plan, planned, work_dir, token=None):
+    """What `datasets` reads of a file to infer a subset's features (see catalog.building).
+
+    Parquet: the schema, from the footer. Line formats: a local file with the first block.
+    Anything else: the whole file. These reads are metadata, not counted in the progress.
+    """
+    reporter = _Uncounted()
+    if plan.module == "parquet":
+        return pq.read_schema(pa.PythonFile(RangeFile(plan, planned, reporter, token), mode="r"))
+    reader = _reader_for(plan, planned.path)
+    target = _target(work_dir / "head", planned, reader)
+    reader(plan, planned, target, 1, reporter, token)
+    return target
+
+
+class _Uncounted:
+    def add(self, nbytes):
+        pass
+
+    def check(self):
+        pass
+
+
+def _target(out_dir, planned, reader=None):
+    # A streamed file is stored decompressed: the build reads it as the plain file it holds.
+    path = planned.path
+    if reader not in (None, _whole_file) and path.lower().endswith(COMPRESSIONS):
+        path = path.rsplit(".", 1)[0]
+    target = storage.safe_join(out_dir, path)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
 
-def _reader_for(module, path):
-    lower = path.lower()
-    if module == "json" and lower.endswith((".jsonl", ".ndjson")):
-        return _first_lines
-    if module == "csv":
+def _reader_for(plan, path):
+    inner = path.lower()
+    if inner.endswith(COMPRESSIONS):
+        inner = inner.rsplit(".", 1)[0]
+    options = plan.builder_kwargs
+    if plan.module == "json" and inner.endswith((".jsonl", ".ndjson")) and not options.get("field"):
+        return _first_json_lines
+    if plan.module == "csv" and inner.endswith((".csv", ".tsv", ".txt")):
         return _first_csv_records
+    if plan.module == "text" and options.get("sample_by", "line") == "line" and not inner.endswith(".zip"):
+        return _first_text_lines
     return _whole_file
 
 
@@ -131,48 +180,115 @@ def _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir):
     return outputs
 
 
-def _stream_records(plan, planned, target, needed, reporter, token, is_record_end, header_lines=0):
-    """Copy whole lines from the start of a remote file until `needed` records are written."""
-    got, pending, kept_header = 0, b"", 0
-    record = b""
-    with hub.stream_file(plan.repo_id, plan.sha, planned.path, token=token) as (response, _), open(target, "wb") as out:
+def _decompressor(path):
+    """A function turning compressed chunks into plain bytes, for the file's compression (or None)."""
+    lower = path.lower()
+    if lower.endswith(".gz"):
+        state = {"d": zlib.decompressobj(wbits=47)}
+
+        def gunzip(chunk):
+            out = b""
+            while chunk:
+                out += state["d"].decompress(chunk)
+                # Several gzip members in one file are read one after the other, as gzip does.
+                chunk = state["d"].unused_data if state["d"].eof else b""
+                if chunk:
+                    state["d"] = zlib.decompressobj(wbits=47)
+            return out
+
+        return gunzip
+    if lower.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress
+    if lower.endswith(".bz2"):
+        return bz2.BZ2Decompressor().decompress
+    if lower.endswith(".xz"):
+        return lzma.LZMADecompressor().decompress
+    return None
+
+
+def _iter_lines(plan, planned, reporter, token):
+    """Lines (with their newline) of a remote file, decompressed, as its bytes arrive."""
+    decompress = _decompressor(planned.path)
+    pending = b""
+    with hub.stream_file(plan.repo_id, plan.sha, planned.path, token=token) as (response, _):
         for chunk in hub.iter_body(response, plan.repo_id):
             reporter.add(len(chunk))
-            pending += chunk
+            pending += decompress(chunk) if decompress else chunk
             *lines, pending = pending.split(b"\n")
             for line in lines:
-                if kept_header < header_lines:
-                    out.write(line + b"\n")
-                    kept_header += 1
-                    continue
-                record += line + b"\n"
-                if is_record_end(record):
-                    if record.strip():
-                        out.write(record)
-                        got += 1
-                    record = b""
-                    if got >= needed:
-                        return got  # Leaving the block closes the connection: no more bytes come.
-        tail = record + pending
-        if tail.strip() and is_record_end(tail):
-            out.write(tail if tail.endswith(b"\n") else tail + b"\n")
-            got += 1
-    return got
+                yield line + b"\n"
+    if pending:
+        yield pending
 
 
-def _first_lines(plan, planned, target, needed, reporter, token):
-    return _stream_records(plan, planned, target, needed, reporter, token, lambda record: True)
+def _copy(plan, planned, target, reporter, token, copy_lines):
+    # Leaving the `with` closes the stream, and so the connection: no more bytes come.
+    with closing(_iter_lines(plan, planned, reporter, token)) as lines, open(target, "wb") as out:
+        return copy_lines(lines, out)
+
+
+def _first_json_lines(plan, planned, target, needed, reporter, token):
+    """Whole blocks as `datasets` reads them: `chunksize` bytes, then to the end of that line."""
+    block = plan.builder_kwargs.get("chunksize", JSON_BLOCK_BYTES)
+
+    def copy_lines(lines, out):
+        got = offset = block_start = 0
+        for line in lines:
+            out.write(line)
+            offset += len(line)
+            got += bool(line.strip())
+            if offset - 1 >= block_start + block:  # this line ends the block
+                block_start = offset
+                if got >= needed:
+                    break
+        return got
+
+    return _copy(plan, planned, target, reporter, token, copy_lines)
 
 
 def _first_csv_records(plan, planned, target, needed, reporter, token):
-    # A quoted field may hold a newline: a record ends where the count of quotes is even.
-    return _stream_records(
-        plan, planned, target, needed, reporter, token, lambda record: record.count(b'"') % 2 == 0, header_lines=1
-    )
+    """The header and whole chunks of `chunksize` records, as pandas reads them for `datasets`."""
+    chunk = plan.builder_kwargs.get("chunksize", CSV_CHUNK_RECORDS)
+
+    def copy_lines(lines, out):
+        got, record = 0, b""
+        out.write(next(lines, b""))  # the header
+        for line in lines:
+            record += line
+            # A quoted field may hold a newline: a record ends where the count of quotes is even.
+            if record.count(b'"') % 2:
+                continue
+            out.write(record)
+            got += bool(record.strip())
+            record = b""
+            if got >= needed and got % chunk == 0:
+                break
+        out.write(record)
+        return got
+
+    return _copy(plan, planned, target, reporter, token, copy_lines)
+
+
+def _first_text_lines(plan, planned, target, needed, reporter, token):
+    def copy_lines(lines, out):
+        got = 0
+        for line in lines:
+            out.write(line)
+            got += 1
+            if got >= needed:
+                break
+        return got
+
+    return _copy(plan, planned, target, reporter, token, copy_lines)
 
 
 def _whole_file(plan, planned, target, needed, reporter, token):
-    import datasets
-
     fetch.fetch_file(target, plan.repo_id, plan.sha, planned, reporter, token, threading.Event())
-    return len(datasets.load_dataset(plan.module, data_files=[str(target)], split="train"))
+    spec = building.BuildSpec(plan.module, plan.split, dict(plan.builder_kwargs))
+    cache = target.parent / f".{target.name}.count-cache"
+    try:
+        return len(building.build(spec, [target], cache))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)

@@ -198,7 +198,10 @@ def big_line_repo(hub, kind, rows=40_000):
         # Quoted fields with commas and newlines: a record is not always a line.
         body = "id,text\n" + "".join(f'{i},"row {i}, with a comma\nand a newline"\n' for i in range(rows))
     repo_id = f"acme/big-{kind}"
-    hub.add_repo(repo_id, {f"data/train-00000-of-00001.{kind}": body.encode()})
+    # datasets reads JSON Lines in blocks of `chunksize` bytes (10 MiB unless the card says otherwise)
+    # and infers types from the first block: a capped read takes whole blocks, so make them small.
+    readme = b"---\nconfigs:\n- config_name: default\n  chunksize: 65536\n---\n" if kind == "jsonl" else b"# big\n"
+    hub.add_repo(repo_id, {"README.md": readme, f"data/train-00000-of-00001.{kind}": body.encode()})
     return repo_id, len(body.encode())
 
 
