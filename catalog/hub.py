@@ -70,6 +70,10 @@ class AccessDenied(HubError):
     field = "repo_id"
 
 
+class TokenRequired(AccessDenied):
+    """A gated dataset asked for without a token (the Hub's 401)."""
+
+
 class RevisionNotFound(HubError):
     status = 404
     field = "revision"
@@ -152,39 +156,75 @@ def describe(repo_id, revision=None):
 
 
 @contextmanager
-def translated_errors(repo_id, revision=None):
+def translated_errors(repo_id, revision=None, token=None):
     """Turn HF library and network exceptions into HubError with a message a person can act on."""
     what = describe(repo_id, revision)
     try:
         yield
     except HubError:
         raise
-    except hf_errors.GatedRepoError:
-        raise AccessDenied(
-            f"Dataset {what} is gated: accept its conditions on the Hub and set a token (HF_TOKEN) that has access."
-        ) from None
-    except hf_errors.RepositoryNotFoundError:
-        raise DatasetNotFound(
-            f"Dataset {what} was not found on the Hub. Check the id; if it is private, set a token (HF_TOKEN) "
-            "that can read it."
-        ) from None
-    except hf_errors.RevisionNotFoundError:
-        raise RevisionNotFound(f"Revision '{revision}' does not exist in dataset '{repo_id}'.") from None
     except datasets.exceptions.DatasetNotFoundError:
+        # `datasets` reports a gated repo's 401/403 as "not found" (and drops the cause): ask the Hub.
+        probe_access(repo_id, revision, token)
         raise DatasetNotFound(
             f"Dataset {what} was not found on the Hub, or it is private and needs a token (HF_TOKEN)."
         ) from None
-    except hf_errors.HfHubHTTPError as exc:
-        raise error_for_status(exc.response.status_code if exc.response is not None else None, what, exc) from None
+    except (hf_errors.HfHubHTTPError, hf_errors.RevisionNotFoundError) as exc:
+        raise access_error(exc, repo_id, revision) from None
     except (httpx2.TransportError, ConnectionError, TimeoutError) as exc:
         raise HubUnavailable(
             f"The Hub at {settings.HF_ENDPOINT} could not be reached ({exc.__class__.__name__})."
         ) from None
 
 
+def probe_access(repo_id, revision=None, token=None):
+    """Raise the HubError the Hub gives for reading the card (401, 403, 404), if it gives one."""
+    url = huggingface_hub.hf_hub_url(
+        repo_id, "README.md", repo_type="dataset", revision=revision or None, endpoint=settings.HF_ENDPOINT
+    )
+    try:
+        huggingface_hub.get_hf_file_metadata(url, token=token_for(token))
+    except hf_errors.EntryNotFoundError:
+        pass  # The repository is readable; it only has no card.
+    except (hf_errors.HfHubHTTPError, hf_errors.RevisionNotFoundError) as exc:
+        raise access_error(exc, repo_id, revision) from None
+
+
+def access_error(exc, repo_id, revision=None):
+    """The HubError for an HTTP error of the HF libraries: not found, needs a token, no access, ..."""
+    what = describe(repo_id, revision)
+    status = exc.response.status_code if getattr(exc, "response", None) is not None else None
+    page = f"{settings.HF_ENDPOINT}/datasets/{repo_id}"
+    if isinstance(exc, hf_errors.GatedRepoError):
+        if status != 403:
+            return TokenRequired(
+                f"Dataset '{repo_id}' is gated: it needs a token. Accept its conditions on {page} and set "
+                "HF_TOKEN to a token of that account."
+            )
+        return AccessDenied(
+            f"The token (HF_TOKEN) has no access to the gated dataset '{repo_id}': request access on the "
+            f"dataset's Hub page, {page}, and try again once it is granted."
+        )
+    if isinstance(exc, hf_errors.RepositoryNotFoundError):
+        # The Hub answers 401 without a token (missing or private alike), 404 with one.
+        if status == 404:
+            return DatasetNotFound(
+                f"Dataset {what} was not found on the Hub, or it is private and the token (HF_TOKEN) cannot read it."
+            )
+        return DatasetNotFound(
+            f"Dataset {what} was not found on the Hub. Check the id; if it is private, set a token (HF_TOKEN) "
+            "that can read it."
+        )
+    if isinstance(exc, hf_errors.RevisionNotFoundError):
+        return RevisionNotFound(f"Revision '{revision}' does not exist in dataset '{repo_id}'.")
+    return error_for_status(status, what, exc)
+
+
 def error_for_status(status, what, exc=None):
-    if status in (401, 403):
-        return AccessDenied(f"Access to dataset {what} was refused (HTTP {status}); check the token (HF_TOKEN).")
+    if status == 401:
+        return TokenRequired(f"Dataset {what} needs a token (HTTP 401): set HF_TOKEN to a token that can read it.")
+    if status == 403:
+        return AccessDenied(f"The token (HF_TOKEN) has no access to dataset {what} (HTTP 403).")
     if status == 404:
         return DatasetNotFound(f"Dataset {what} or one of its files was not found on the Hub.")
     if status == 429:
@@ -252,12 +292,12 @@ def resolve_revision(repo_id, revision="", token=None, attempts=None):
 
 
 def config_names(repo_id, sha, token=None):
-    with translated_errors(repo_id, sha):
+    with translated_errors(repo_id, sha, token):
         return datasets.get_dataset_config_names(repo_id, revision=sha, token=token_for(token))
 
 
 def builder_for(repo_id, sha, subset, token=None):
-    with translated_errors(repo_id, sha):
+    with translated_errors(repo_id, sha, token):
         try:
             return datasets.load_dataset_builder(repo_id, name=subset or None, revision=sha, token=token_for(token))
         except ValueError as exc:
