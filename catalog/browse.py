@@ -128,6 +128,65 @@ def json_safe(value):
     return str(value)
 
 
+# ------------------------------------------------------------------------------------ media
+
+# Media types a browser may show inline from our origin. Anything else (an SVG could carry a
+# script) is sent as a download.
+INLINE_MEDIA_TYPES = {
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/mpeg",
+    "audio/flac",
+    "audio/x-flac",
+    "audio/ogg",
+    "audio/webm",
+    "audio/mp4",
+}
+
+
+class MediaCell(namedtuple("MediaCell", "kind url name size")):
+    """An image or audio value of the row browser: shown as a thumbnail or a player, from `url`."""
+
+
+def media_columns(arrow):
+    """{column: "image" | "audio"} for the dataset's top-level Image and Audio columns."""
+    import datasets
+
+    kinds = {}
+    for name, feature in arrow.features.items():
+        if isinstance(feature, datasets.Image):
+            kinds[name] = "image"
+        elif isinstance(feature, datasets.Audio):
+            kinds[name] = "audio"
+    return kinds
+
+
+def read_media(dataset, row, column):
+    """(bytes, media type, file name) of one image or audio value of a ready dataset.
+
+    Only bytes stored in the Arrow files are ever served, never a file a path points to.
+    Raises RowsUnavailable, or KeyError / IndexError for a column or row that is not media.
+    """
+    import mimetypes
+
+    arrow = open_ready(dataset)
+    if column not in media_columns(arrow):
+        raise KeyError(column)
+    if not 0 <= row < arrow.num_rows:
+        raise IndexError(row)
+    value = arrow.with_format("arrow")[row : row + 1].column(column)[0].as_py()
+    if not value or value.get("bytes") is None:
+        raise KeyError(column)
+    name = (value.get("path") or "").rsplit("/", 1)[-1]
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return value["bytes"], media_type, name
+
+
 def is_binary_marker(value):
     return isinstance(value, dict) and value.keys() == {"binary", "size"} and value["binary"] is True
 

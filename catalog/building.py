@@ -14,8 +14,8 @@ catalog.sampling does for capped downloads), and the build is then given those f
 
 from dataclasses import dataclass, field
 
-# Builders whose features `datasets` infers from the start of the subset's first split.
-INFERRED_FROM_FIRST_SPLIT = {"parquet", "json", "csv"}
+# Builders whose features `datasets` infers from the start of one split's first file.
+INFERRED_FROM_ANOTHER_SPLIT = {"parquet", "json", "csv", "webdataset"}
 
 
 @dataclass
@@ -32,17 +32,26 @@ class BuildSpec:
         return cls(plan.module, plan.split, dict(plan.builder_kwargs), features)
 
 
-def build(spec, files, cache_dir):
-    """The split built by the packaged builder from local files, as a datasets.Dataset."""
+def build(spec, files, cache_dir, all_splits=None):
+    """The split built by the packaged builder from local files, as a datasets.Dataset.
+
+    all_splits ({split: [local paths]}, in the subset's order) is for builders that look at every
+    split (imagefolder, audiofolder: see local_splits); the split's own entry is `files`.
+    """
     import datasets
     from datasets.data_files import DataFilesDict, DataFilesList
     from datasets.load import import_main_class
     from datasets.packaged_modules import _PACKAGED_DATASETS_MODULES
 
     builder_cls = import_main_class(_PACKAGED_DATASETS_MODULES[spec.module][0])
-    paths = [str(p) for p in files]
+    if spec.module == "audiofolder" and not datasets.config.TORCHCODEC_AVAILABLE:
+        builder_cls = _undecoded_audio_folder(builder_cls)
+    splits = dict(all_splits or {spec.split: files})
+    splits[spec.split] = files
     # A ready DataFilesDict is used as given: local names are never read as glob patterns.
-    data_files = DataFilesDict({spec.split: DataFilesList(paths, [("local",)] * len(paths))})
+    data_files = DataFilesDict(
+        {name: DataFilesList([str(p) for p in paths], [("local",)] * len(paths)) for name, paths in splits.items()}
+    )
     builder = builder_cls(
         cache_dir=str(cache_dir),
         dataset_name="hfdatasets",
@@ -65,12 +74,58 @@ def reference_features(plan, fetch_head, work_dir):
     """
     if plan.features is not None:
         return plan.features
-    if not plan.infers_from_another_split or plan.module not in INFERRED_FROM_FIRST_SPLIT or plan.first_file is None:
+    if (
+        not plan.infers_from_another_split
+        or plan.module not in INFERRED_FROM_ANOTHER_SPLIT
+        or plan.inference_file is None
+    ):
         return None
     import datasets
 
-    head = fetch_head(plan, plan.first_file, work_dir)
+    head = fetch_head(plan, plan.inference_file, work_dir)
     if plan.module == "parquet":
         return datasets.Features.from_arrow_schema(head)
-    spec = BuildSpec(plan.module, plan.first_split, dict(plan.builder_kwargs))
+    spec = BuildSpec(plan.module, plan.inference_split, dict(plan.builder_kwargs))
     return build(spec, [head], work_dir / "cache").features
+
+
+def local_splits(plan, local_path):
+    """Every split's files as local paths in the repository's layout, for the folder builders.
+
+    They choose the features from all splits (class names from the folder names, the metadata
+    files' columns) and find media files next to the metadata files. Files we did not fetch
+    (other splits' media, rows beyond a cap) are left as empty placeholders: the builder only
+    records their paths, and their rows are never part of the result.
+    """
+    splits = {}
+    for split, paths in plan.split_files.items():
+        splits[split] = [local_path(path) for path in paths]
+        for path in splits[split]:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+    return splits
+
+
+def _undecoded_audio_folder(audio_folder_cls):
+    """AudioFolder storing each clip as its file (bytes and name), without torch.
+
+    `datasets` encodes audio with torchcodec, which needs torch (about 1 GB) even to store a file
+    path. The Arrow column is the same struct of bytes and path that `datasets` writes, with the
+    Audio feature on it; only decoding the clips later needs torchcodec.
+    """
+    import datasets
+
+    class UndecodedAudio(datasets.Audio):
+        def encode_example(self, value):
+            if isinstance(value, str):
+                return {"bytes": None, "path": value}
+            if isinstance(value, (bytes, bytearray)):
+                return {"bytes": bytes(value), "path": None}
+            if isinstance(value, dict) and ("bytes" in value or "path" in value):
+                return {"bytes": value.get("bytes"), "path": value.get("path")}
+            raise ValueError(f"Audio values are files here (path or bytes), not {type(value).__name__}.")
+
+    # Same module name: the builder's name (and so the dataset's builder_name) is taken from it.
+    attributes = {"BASE_FEATURE": UndecodedAudio, "__module__": audio_folder_cls.__module__}
+    return type(audio_folder_cls.__name__, (audio_folder_cls,), attributes)

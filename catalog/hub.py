@@ -39,7 +39,10 @@ datasets.disable_progress_bars()
 logger = logging.getLogger(__name__)
 
 # Packaged `datasets` builders we build with (never code from the repository).
-SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text"}
+SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text", "imagefolder", "audiofolder", "webdataset"}
+# Builders that look at every split's file names and metadata files to choose the features.
+FOLDER_MODULES = {"imagefolder", "audiofolder"}
+METADATA_FILENAMES = {"metadata.csv", "metadata.jsonl", "metadata.parquet"}
 # BuilderConfig fields that are not reading options: where the files are, and the features
 # (Plan.features carries those, from the card or the config).
 _NOT_OPTIONS = {"name", "version", "data_dir", "data_files", "description", "features"}
@@ -117,9 +120,10 @@ class Plan:
     """What `datasets` resolved on the Hub for one subset and split, and the files to fetch.
 
     `builder_kwargs` are the subset's reading options (separator, field, chunk size, ...) and
-    `features` the card's declared features (None when `datasets` infers them). `first_split`
-    and `first_file` are the subset's first split and its first file: `datasets` infers the
-    features of every split from there when the card declares none (see catalog.building).
+    `features` the card's declared features (None when `datasets` infers them). When the card
+    declares none, `datasets` infers every split's features from the start of one file, the
+    `inference_file` of the `inference_split` (the subset's first split; for webdataset its
+    last): see catalog.building.
     """
 
     repo_id: str
@@ -130,16 +134,22 @@ class Plan:
     files: list[PlannedFile] = field(default_factory=list)
     builder_kwargs: dict = field(default_factory=dict)
     features: object = None  # datasets.Features or None
-    first_split: str = ""
-    first_file: PlannedFile | None = None
+    inference_split: str = ""
+    inference_file: PlannedFile | None = None
+    # Every split's files (repo paths) in the subset's order: folder builders need them all.
+    split_files: dict = field(default_factory=dict)
 
     @property
     def total_bytes(self):
         return sum(f.size for f in self.files)
 
     @property
+    def last_split(self):
+        return next(reversed(self.split_files), self.split)
+
+    @property
     def infers_from_another_split(self):
-        return self.features is None and self.first_split != self.split
+        return self.features is None and self.inference_split != self.split
 
 
 def token_for(token=None):
@@ -383,9 +393,14 @@ def plan(repo_id, sha, subset, split, token=None):
             + (f" subset '{subset}'" if subset else "")
             + f". Available: {', '.join(files) or 'none'}."
         )
-    first_split = next(iter(files))
-    first_path = files[first_split][0] if files[first_split] else None
-    sizes = file_sizes(repo_id, sha, list(dict.fromkeys(files[split] + ([first_path] if first_path else []))), token)
+    inference_split = next(reversed(files)) if module == "webdataset" else next(iter(files))
+    first_path = files[inference_split][0] if files[inference_split] else None
+    wanted = list(files[split])
+    if module in FOLDER_MODULES:
+        # Their features come from every split's folders and metadata files: fetch the other
+        # splits' metadata files too (small), their media files never.
+        wanted += [p for other, paths in files.items() if other != split for p in paths if is_metadata_file(p)]
+    sizes = file_sizes(repo_id, sha, list(dict.fromkeys(wanted + ([first_path] if first_path else []))), token)
 
     def planned(path):
         size, sha256 = sizes.get(path, (None, None))
@@ -399,12 +414,17 @@ def plan(repo_id, sha, subset, split, token=None):
         subset=builder.config.name,
         split=split,
         module=module,
-        files=[planned(path) for path in files[split]],
+        files=[planned(path) for path in wanted],
         builder_kwargs=builder_options(builder.config),
         features=builder.info.features,
-        first_split=first_split,
-        first_file=planned(first_path) if first_path else None,
+        inference_split=inference_split,
+        inference_file=planned(first_path) if first_path else None,
+        split_files=files,
     )
+
+
+def is_metadata_file(path):
+    return path.rsplit("/", 1)[-1] in METADATA_FILENAMES
 
 
 def builder_options(config):

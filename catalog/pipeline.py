@@ -102,7 +102,12 @@ def _download_and_build(run, reporter_factory):
     reporter.flush()
     run.check()
     run.transition(Status.PROCESSING, downloaded_bytes=reporter.done)
-    _build_and_publish(run, building.BuildSpec.for_plan(plan, features), files, dataset.max_samples)
+    all_splits = None
+    if plan.module in hub.FOLDER_MODULES:
+        all_splits = building.local_splits(plan, lambda path: fetch.local_path(dataset.pk, path))
+        files = all_splits[plan.split]
+    spec = building.BuildSpec.for_plan(plan, features)
+    _build_and_publish(run, spec, files, dataset.max_samples, all_splits)
 
 
 def _build_local(run):
@@ -112,7 +117,7 @@ def _build_local(run):
     _build_and_publish(run, building.BuildSpec(run.dataset.config["format"]), [source], None)
 
 
-def _build_and_publish(run, spec, files, max_samples):
+def _build_and_publish(run, spec, files, max_samples, all_splits=None):
     """Build the split with `datasets` (catalog.building), write it to the run's temporary folder, then move it into place.
 
     The build runs in a helper thread (run.call_stoppably), so a cancel or a delete is seen
@@ -130,7 +135,7 @@ def _build_and_publish(run, spec, files, max_samples):
 
     def build():
         try:
-            built = building.build(spec, files, cache)
+            built = building.build(spec, files, cache, all_splits)
             if max_samples and len(built) > max_samples:
                 built = built.select(range(max_samples))
             run.check()

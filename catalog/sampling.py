@@ -17,11 +17,14 @@ before the row data is read; for line formats it is the whole split until the ro
 
 import bz2
 import io
+import json
 import lzma
+import posixpath
 import shutil
 import threading
 import zlib
 from contextlib import closing
+from itertools import islice
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,13 +34,26 @@ from catalog import building, fetch, hub, services, storage
 COMPRESSIONS = (".gz", ".zst", ".bz2", ".xz")
 # The packaged builders' own defaults (JsonConfig.chunksize, CsvConfig.chunksize).
 JSON_BLOCK_BYTES = 10 << 20
+WEBDATASET_INFERENCE_EXAMPLES = 5  # WebDataset.NUM_EXAMPLES_FOR_FEATURES_INFERENCE
 CSV_CHUNK_RECORDS = 10_000
 
 
 def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
     """Local files holding at least max_samples rows (or the whole split if it is smaller)."""
     out_dir = storage.downloads_dir(dataset.pk) / "first-rows"
-    if plan.module == "parquet":
+    if plan.module in hub.FOLDER_MODULES:
+        return _first_folder_rows(dataset, plan, max_samples, reporter, token)
+    if plan.module == "webdataset":
+        needed, outputs = max_samples, []
+        for index, planned in enumerate(plan.files):
+            if needed <= 0:
+                break
+            # datasets infers the features from the first examples of the last split's first shard.
+            least = WEBDATASET_INFERENCE_EXAMPLES if index == 0 and plan.split == plan.last_split else 0
+            target = _target(out_dir, planned)
+            needed -= _first_tar_examples(plan, planned, target, max(needed, least), reporter, token)
+            outputs.append(target)
+    elif plan.module == "parquet":
         outputs = _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir)
     else:
         needed, outputs = max_samples, []
@@ -63,6 +79,10 @@ def fetch_head(plan, planned, work_dir, token=None):
     reporter = _Uncounted()
     if plan.module == "parquet":
         return pq.read_schema(pa.PythonFile(RangeFile(plan, planned, reporter, token), mode="r"))
+    if plan.module == "webdataset":
+        target = _target(work_dir / "head", planned)
+        _first_tar_examples(plan, planned, target, WEBDATASET_INFERENCE_EXAMPLES, reporter, token)
+        return target
     reader = _reader_for(plan, planned.path)
     target = _target(work_dir / "head", planned, reader)
     reader(plan, planned, target, 1, reporter, token)
@@ -178,6 +198,106 @@ def _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir):
                 reporter.check()
         outputs.append(target)
     return outputs
+
+
+def _first_folder_rows(dataset, plan, max_samples, reporter, token):
+    """imagefolder / audiofolder: the metadata files, then the media files of the first rows.
+
+    Rows follow the split's metadata files when it has some, else its media files in order.
+    Files go where they are in the repository (the builder finds media next to the metadata).
+    """
+    metadata = [f for f in plan.files if hub.is_metadata_file(f.path)]
+    fetch.fetch_files(dataset.pk, plan.repo_id, plan.sha, metadata, reporter, token)
+    own = set(plan.split_files[plan.split])
+    own_metadata = [f for f in metadata if f.path in own]
+    media = [f for f in plan.files if f.path in own and not hub.is_metadata_file(f.path)]
+    if own_metadata:
+        named = set()
+        for planned in own_metadata:
+            folder = planned.path.rsplit("/", 1)[0] + "/" if "/" in planned.path else ""
+            for name in _first_file_names(fetch.local_path(dataset.pk, planned.path), max_samples):
+                named.add(posixpath.normpath(folder + name))
+        media = [f for f in media if f.path in named]
+    else:
+        files = [f for f in media if not f.path.lower().endswith(".zip")]
+        # Archives' rows come after the plain files' rows.
+        media = files[:max_samples] if len(files) >= max_samples else media
+    reporter.total = reporter.done + sum(f.size for f in media)
+    services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.total)
+    fetch.fetch_files(dataset.pk, plan.repo_id, plan.sha, media, reporter, token)
+    return [fetch.local_path(dataset.pk, f.path) for f in metadata + media]
+
+
+def _first_file_names(path, max_samples):
+    """The media file names of a metadata file's first rows (file_name, *_file_name, *_file_names)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pandas as pd
+
+        records = pd.read_csv(path, nrows=max_samples, dtype=str).to_dict("records")
+    elif suffix == ".jsonl":
+        with open(path, "rb") as f:
+            records = [json.loads(line) for line in islice((ln for ln in f if ln.strip()), max_samples)]
+    else:
+        records = pq.read_table(path).slice(0, max_samples).to_pylist()
+    for record in records:
+        for key, value in record.items():
+            if key == "file_name" or key.endswith("_file_name"):
+                if isinstance(value, str):
+                    yield value
+            elif key == "file_names" or key.endswith("_file_names"):
+                yield from (v for v in value or [] if isinstance(v, str))
+
+
+class _BodyReader(io.RawIOBase):
+    """A remote file's body as a readable stream (for tarfile's streaming mode)."""
+
+    def __init__(self, chunks):
+        self.chunks, self.pending = chunks, b""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self.pending:
+            self.pending = next(self.chunks, b"")
+            if not self.pending:
+                return 0
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def _first_tar_examples(plan, planned, target, needed, reporter, token):
+    """The members of a WebDataset shard's first `needed` examples, as a smaller local tar.
+
+    An example is the run of files sharing a key (the name before the first dot), as datasets
+    groups them; reading stops at the first file of the example after them.
+    """
+    import tarfile
+
+    from datasets.packaged_modules.webdataset.webdataset import base_plus_ext
+
+    def counted(chunks):
+        for chunk in chunks:
+            reporter.add(len(chunk))
+            yield chunk
+
+    got, key = 0, None
+    with hub.stream_file(plan.repo_id, plan.sha, planned.path, token=token) as (response, _):
+        body = io.BufferedReader(_BodyReader(counted(hub.iter_body(response, plan.repo_id))), 1 << 20)
+        with tarfile.open(fileobj=body, mode="r|*") as remote, tarfile.open(target, "w") as out:
+            for member in remote:
+                if not member.isreg() or posixpath.basename(member.name).startswith((".", "__")):
+                    continue
+                member_key, _ = base_plus_ext(member.name)
+                if member_key is not None and member_key != key:
+                    if got == needed:
+                        break
+                    key, got = member_key, got + 1
+                out.addfile(member, remote.extractfile(member))
+    return got
 
 
 def _decompressor(path):

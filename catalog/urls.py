@@ -12,6 +12,7 @@ urlpatterns = [
     path("datasets/new/", views.DownloadView.as_view(), name="dataset-download"),
     path("datasets/import/", views.ImportView.as_view(), name="dataset-import"),
     path("datasets/<uuid:pk>/", views.DatasetDetailView.as_view(), name="dataset-detail"),
+    path("datasets/<uuid:pk>/media/", views.DatasetMediaView.as_view(), name="dataset-media"),
     path("datasets/<uuid:pk>/cancel/", views.DatasetActionView.as_view(action="cancel"), name="dataset-cancel"),
     path("datasets/<uuid:pk>/retry/", views.DatasetActionView.as_view(action="retry"), name="dataset-retry"),
     path("datasets/<uuid:pk>/delete/", views.DatasetDeleteView.as_view(), name="dataset-delete"),

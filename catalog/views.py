@@ -8,13 +8,13 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme, urlencode
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
@@ -118,6 +118,17 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         page = Paginator(rows, self.rows_per_page).get_page(self.request.GET.get("page"))
         first = (page.number - 1) * self.rows_per_page
         rows_api = reverse("api:dataset-rows", args=[dataset.pk])
+        media = browse.media_columns(rows.arrow)
+        media_url = reverse("dataset-media", args=[dataset.pk])
+
+        def shown(column, value, index):
+            # Images and audio are shown from the media view, not as their bytes.
+            if column in media and isinstance(value, dict) and browse.is_binary_marker(value.get("bytes")):
+                query = urlencode({"row": index, "column": column})
+                name = (value.get("path") or "").rsplit("/", 1)[-1]
+                return browse.MediaCell(media[column], f"{media_url}?{query}", name, value["bytes"]["size"])
+            return value
+
         return {
             "row_columns": rows.columns,
             "rows_page": page,
@@ -127,7 +138,7 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
                 {
                     "index": first + i,
                     "json_url": f"{rows_api}?offset={first + i}&limit=1",
-                    "values": [row.get(column) for column in rows.columns],
+                    "values": [shown(column, row.get(column), first + i) for column in rows.columns],
                 }
                 for i, row in enumerate(page.object_list)
             ],
@@ -141,6 +152,24 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         if dataset.source != Dataset.Source.HUGGINGFACE or not dataset.repo_id:
             return ""
         return f"{settings.HF_ENDPOINT}/datasets/{dataset.repo_id}"
+
+
+class DatasetMediaView(LoginRequiredMixin, View):
+    """One image or audio value of a ready dataset (?row=&column=), for thumbnails and players."""
+
+    def get(self, request, pk):
+        dataset = get_object_or_404(Dataset, pk=pk)
+        try:
+            row = int(request.GET.get("row", ""))
+            data, media_type, name = browse.read_media(dataset, row, request.GET.get("column", ""))
+        except (ValueError, KeyError, IndexError, browse.RowsUnavailable):
+            raise Http404("No image or audio value there.") from None
+        inline = media_type in browse.INLINE_MEDIA_TYPES
+        response = HttpResponse(data, content_type=media_type if inline else "application/octet-stream")
+        response["Content-Disposition"] = content_disposition_header(not inline, name or "value")
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class DownloadView(LoginRequiredMixin, FormView):

@@ -11,7 +11,7 @@ from django import template
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import json_script
 
-from catalog.browse import is_binary_marker
+from catalog.browse import MediaCell, is_binary_marker
 from catalog.models import Dataset
 
 register = template.Library()
@@ -81,6 +81,8 @@ def describe(value):
     """What _cell.html needs to show one value: its kind and plain-text pieces."""
     if value is None:
         return {"kind": "null"}
+    if isinstance(value, MediaCell):
+        return {"kind": value.kind, "url": value.url, "name": value.name, "size": value.size}
     if isinstance(value, bool):
         return {"kind": "number", "text": "true" if value else "false"}
     if isinstance(value, (int, float)):

@@ -265,6 +265,97 @@ def compressed_csv() -> dict[str, bytes]:
     }
 
 
+# --- Media: imagefolder, audiofolder, webdataset -------------------------------------------
+
+
+def png(seed: int) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4 + seed % 3, 3), color=(seed * 40 % 256, 80, 160)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def wav(seed: int) -> bytes:
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes((seed * 7 + i) % 256 for i in range(160)))
+    return buf.getvalue()
+
+
+def image_classes() -> dict[str, bytes]:
+    """Class-name folders: the label is a ClassLabel of the folder names of every split."""
+    files = {"README.md": readme()}
+    for split, classes, n in (("train", ("cat", "dog"), 4), ("test", ("cat", "dog", "owl"), 2)):
+        for label in classes:
+            for i in range(n):
+                files[f"{split}/{label}/{label}-{i}.png"] = png(i + len(label))
+    return files
+
+
+def image_metadata() -> dict[str, bytes]:
+    """metadata.csv next to the images: its columns become features, file_name the image."""
+    files = {"README.md": readme()}
+    for split, n in (("train", 6), ("test", 3)):
+        meta = [{"file_name": f"img-{i}.png", "caption": f"{split} picture {i}", "width": 4 + i % 3} for i in range(n)]
+        files[f"data/{split}/metadata.csv"] = csv_bytes(meta)
+        for i in range(n):
+            files[f"data/{split}/img-{i}.png"] = png(i)
+    return files
+
+
+def audio_metadata() -> dict[str, bytes]:
+    files = {"README.md": readme()}
+    for split, n in (("train", 5), ("test", 2)):
+        meta = [{"file_name": f"clip-{i}.wav", "transcript": f"{split} clip {i}"} for i in range(n)]
+        files[f"{split}/metadata.jsonl"] = jsonl(meta)
+        for i in range(n):
+            files[f"{split}/clip-{i}.wav"] = wav(i)
+    return files
+
+
+def tar_shard(examples: list[dict[str, bytes]]) -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for example in examples:
+            for name, data in example.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def webdataset() -> dict[str, bytes]:
+    """TAR shards of examples (key.png, key.json, key.txt); test has an extra field train lacks."""
+
+    def examples(first, n, extra=False):
+        out = []
+        for i in range(first, first + n):
+            example = {
+                f"sample{i:04d}.png": png(i),
+                f"sample{i:04d}.json": json.dumps({"id": i, "tags": ["a", "b"][: i % 3]}).encode(),
+                f"sample{i:04d}.txt": f"caption {i}".encode(),
+            }
+            if extra:
+                example[f"sample{i:04d}.cls"] = str(i % 2).encode()
+            out.append(example)
+        return out
+
+    return {
+        "README.md": readme(),
+        "train/shard-000.tar": tar_shard(examples(0, 7)),
+        "train/shard-001.tar": tar_shard(examples(7, 4)),
+        "test/shard-000.tar": tar_shard(examples(100, 6, extra=True)),
+    }
+
+
 LAYOUTS = {
     "layouts/yaml-configs": yaml_configs,
     "layouts/sharded": sharded,
@@ -282,6 +373,10 @@ LAYOUTS = {
     "layouts/compressed-csv": compressed_csv,
     "layouts/tsv": tsv,
     "layouts/text": text,
+    "layouts/image-classes": image_classes,
+    "layouts/image-metadata": image_metadata,
+    "layouts/webdataset": webdataset,
+    "layouts/audio-metadata": audio_metadata,
 }
 
 # (repo id, subset, split) requests; "" is the default subset.
@@ -314,6 +409,12 @@ CASES = [
     ("layouts/compressed", "bz2", "train"),
     ("layouts/compressed", "zip", "train"),
     ("layouts/compressed-csv", "", "train"),
+    ("layouts/image-classes", "", "train"),
+    ("layouts/image-classes", "", "test"),
+    ("layouts/image-metadata", "", "train"),
+    ("layouts/image-metadata", "", "test"),
+    ("layouts/webdataset", "", "train"),
+    ("layouts/webdataset", "", "test"),
 ]
 
 
