@@ -60,9 +60,14 @@ class Dataset(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
     )
-    # Identifies "the same request" (repo, subset, split, revision, cap) so it is never downloaded twice.
+    # Identifies "the same request" so it is never downloaded twice: repo, subset, split, revision
+    # and cap, with the subset and revision as the Hub resolved them once known (""/"default" and
+    # main/its sha are the same request).
     request_key = models.CharField(max_length=600, blank=True, editable=False)
     resolved_revision = models.CharField(max_length=64, blank=True, help_text="Commit sha the download pinned.")
+    resolved_subset = models.CharField(
+        max_length=128, blank=True, help_text="The subset (config name) the Hub resolved the request to."
+    )
     features = models.JSONField(default=list, blank=True, help_text="[{name, type}] in column order")
     column_stats = models.JSONField(default=dict, blank=True)
     size_on_disk = models.PositiveBigIntegerField(null=True, blank=True)

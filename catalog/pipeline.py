@@ -11,7 +11,9 @@ import shutil
 import time
 from pathlib import Path
 
-from catalog import building, fetch, hub, progress, sampling, storage
+from django.db import IntegrityError
+
+from catalog import building, fetch, hub, progress, sampling, services, storage
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
 from catalog.runs import Run
@@ -90,7 +92,13 @@ def _download_and_build(run, reporter_factory):
     sha = dataset.resolved_revision or hub.resolve_revision(dataset.repo_id, dataset.revision)[0]
     run.check()
     plan = hub.with_retries(lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split), what="planning")
-    run.save(resolved_revision=sha, total_bytes=plan.total_bytes)
+    try:
+        # From now on the request is known by what the Hub resolved it to: a second request for
+        # the same subset and commit ("" or "default", main or its sha) finds this one.
+        key = services.resolved_request_key(dataset.repo_id, plan, dataset.max_samples)
+        run.save(resolved_revision=sha, resolved_subset=plan.subset, request_key=key, total_bytes=plan.total_bytes)
+    except IntegrityError:
+        raise ProcessingError(services.already_there(key)) from None
     # Where the card declares no features, `datasets` may take them from another split's first file.
     features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
     run.check()

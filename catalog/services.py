@@ -57,7 +57,19 @@ def statuses_in_words(statuses):
 
 
 def request_key(repo_id, subset, split, revision, max_samples):
+    """The request's identity. With the Hub's answer (plan.subset, plan.sha) it is the resolved one."""
     return "\n".join([repo_id, subset or "", split or "", revision or "", str(max_samples or "")])
+
+
+def resolved_request_key(repo_id, plan, max_samples):
+    return request_key(repo_id, plan.subset, plan.split, plan.sha, max_samples)
+
+
+def already_there(key):
+    """A message for a download that would duplicate a live or ready one."""
+    existing = find_reusable(key)
+    where = f": {existing.name} ({existing.pk})" if existing else ""
+    return f"The same dataset (same subset, split, commit and cap) is already in the catalog{where}."
 
 
 def find_reusable(key):
@@ -74,13 +86,23 @@ def default_name(repo_id, subset, split, max_samples):
     return name
 
 
-def request_download(repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None, queue=True):
+def request_download(
+    repo_id, *, split, subset="", revision="", max_samples=None, name="", owner=None, queue=True, plan=None
+):
     """Create a pending Hub dataset and queue its download, or return the identical live one.
 
+    plan is the Hub's answer (catalog.hub.plan) when the caller checked the request: then the
+    subset and commit it resolved to make the request's identity, and are recorded. Without it
+    the worker records them and refuses a duplicate before fetching anything.
     queue=False is for running it in the foreground (manage.py download --now). Returns (dataset, created).
     """
     config = {"subset": subset or "", "split": split, "revision": revision or "", "max_samples": max_samples}
-    key = request_key(repo_id, subset, split, revision, max_samples)
+    resolved = {}
+    if plan is not None:
+        key = resolved_request_key(repo_id, plan, max_samples)
+        resolved = {"resolved_revision": plan.sha, "resolved_subset": plan.subset}
+    else:
+        key = request_key(repo_id, subset, split, revision, max_samples)
     existing = find_reusable(key)
     if existing:
         return existing, False
@@ -93,6 +115,7 @@ def request_download(repo_id, *, split, subset="", revision="", max_samples=None
                 config=config,
                 request_key=key,
                 owner=owner,
+                **resolved,
             )
             if queue:
                 queue_task(dataset)

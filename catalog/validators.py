@@ -144,7 +144,8 @@ class DownloadRequest(forms.Form):
             self.add_error(None, self.hub_unreachable)
 
     def download_arguments(self):
-        """Keyword arguments for services.request_download."""
-        return {
+        """Keyword arguments for services.request_download (with the Hub's plan: the resolved subset and commit)."""
+        arguments = {
             key: self.cleaned_data[key] for key in ("repo_id", "split", "subset", "revision", "max_samples", "name")
         }
+        return {**arguments, "plan": self.plan}
