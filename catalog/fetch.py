@@ -128,14 +128,20 @@ def transfer(repo_id, sha, planned, partial, reporter, token, stop):
 
 
 def verify(planned, partial):
+    """Size, then the Hub's checksum: sha256 for LFS files, the git blob id for files kept in git."""
     size = partial.stat().st_size
     if size != planned.size:
         raise hub.HubUnavailable(f"'{planned.path}' has {size:,} bytes on disk, expected {planned.size:,}.")
     if planned.sha256:
-        digest = hashlib.sha256()
-        with open(partial, "rb") as f:
-            for block in iter(lambda: f.read(1024 * 1024), b""):
-                digest.update(block)
-        if digest.hexdigest() != planned.sha256:
-            partial.unlink()
-            raise hub.ChecksumMismatch(f"'{planned.path}' did not match the Hub's sha256; it is fetched again.")
+        expected, digest, what = planned.sha256, hashlib.sha256(), "sha256"
+    elif planned.git_oid:
+        # A git blob id is the sha1 of "blob <size>\0" and the content.
+        expected, digest, what = planned.git_oid, hashlib.sha1(b"blob %d\0" % size), "git blob id"
+    else:
+        return
+    with open(partial, "rb") as f:
+        for block in iter(lambda: f.read(1024 * 1024), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        partial.unlink()
+        raise hub.ChecksumMismatch(f"'{planned.path}' did not match the Hub's {what}; it is fetched again.")

@@ -5,15 +5,19 @@ this module as HubError subclasses whose message a person can act on; `permanent
 download whether trying again could help.
 """
 
+import copy
 import dataclasses
+import hashlib
 import logging
 import os
+import posixpath
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx2
+import yaml
 from django.conf import settings
 
 from catalog.progress import DownloadStopped
@@ -25,6 +29,8 @@ os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "0")
 
 import datasets  # noqa: E402
 import datasets.config  # noqa: E402
+import datasets.data_files  # noqa: E402
+import datasets.load  # noqa: E402
 import huggingface_hub  # noqa: E402
 from huggingface_hub import errors as hf_errors  # noqa: E402
 from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status  # noqa: E402
@@ -38,6 +44,8 @@ datasets.disable_progress_bars()
 
 logger = logging.getLogger(__name__)
 
+# The branch where the Hub keeps its parquet conversion of a dataset: <config>/<split>/*.parquet.
+PARQUET_EXPORT = "refs/convert/parquet"
 # Packaged `datasets` builders we build with (never code from the repository).
 SUPPORTED_MODULES = {"parquet", "json", "csv", "arrow", "text", "imagefolder", "audiofolder", "webdataset"}
 # Builders that look at every split's file names and metadata files to choose the features.
@@ -97,6 +105,21 @@ class UnsupportedDataset(HubError):
     field = "repo_id"
 
 
+class CardUnreadable(UnsupportedDataset):
+    """The dataset card's YAML (or the layout it describes) cannot be read by `datasets`."""
+
+
+class ScriptOnlyDataset(UnsupportedDataset):
+    """A repository built by a loading script, which `datasets` (4.0+) no longer runs."""
+
+    def __init__(self, repo_id):
+        super().__init__(
+            f"'{repo_id}' is built by a loading script ({repo_id.rsplit('/', 1)[-1]}.py), which `datasets` no longer "
+            f"runs and hfdatasets never runs. Download a subset of the Hub's parquet export instead: revision "
+            f"'{PARQUET_EXPORT}', if the Hub made one."
+        )
+
+
 class HubUnavailable(HubError):
     """Connection dropped, timeout, 5xx or 429: worth trying again after a pause."""
 
@@ -113,6 +136,7 @@ class PlannedFile:
     path: str  # path inside the repository
     size: int
     sha256: str | None = None  # given by the Hub for LFS files
+    git_oid: str | None = None  # the git blob id, for files stored in git itself (not LFS)
 
 
 @dataclass
@@ -301,25 +325,92 @@ def resolve_revision(repo_id, revision="", token=None, attempts=None):
     return info.sha, bool(info.private)
 
 
-def config_names(repo_id, sha, token=None):
-    with translated_errors(repo_id, sha, token):
-        return datasets.get_dataset_config_names(repo_id, revision=sha, token=token_for(token))
+def dataset_module(repo_id, sha, token=None):
+    """What `datasets` resolves once per commit: the packaged builder, the subsets, the card.
 
-
-def builder_for(repo_id, sha, subset, token=None):
-    with translated_errors(repo_id, sha, token):
+    One module serves every subset (a repo with 100 YAML configs is read once), and one
+    recursive listing of the repository warms the file-system cache that resolving each
+    subset's file patterns reads from.
+    """
+    download_config = datasets.DownloadConfig(token=token_for(token))
+    with translated_errors(repo_id, sha, token), card_errors(repo_id):
         try:
-            return datasets.load_dataset_builder(repo_id, name=subset or None, revision=sha, token=token_for(token))
+            module = datasets.load.dataset_module_factory(repo_id, revision=sha, download_config=download_config)
+        except RuntimeError as exc:
+            if "Dataset scripts are no longer supported" in str(exc):
+                raise ScriptOnlyDataset(repo_id) from None
+            raise
+        base_path = module.builder_kwargs.get("base_path")
+        if base_path:
+            datasets.data_files.resolve_pattern("**", base_path, download_config=download_config)
+    return module
+
+
+@contextmanager
+def card_errors(repo_id):
+    """A card or layout `datasets` cannot read becomes a message, never a server error."""
+    try:
+        yield
+    except (datasets.exceptions.DataFilesNotFoundError, datasets.data_files.EmptyDatasetError) as exc:
+        raise UnsupportedDataset(f"'{repo_id}' has no data files that `datasets` can load ({exc}).") from None
+    except (yaml.YAMLError, ValueError) as exc:
+        if isinstance(exc, ValueError) and not any(word in str(exc) for word in ("YAML", "yaml", "metadata", "card")):
+            raise
+        raise CardUnreadable(
+            f"The dataset card (README.md) of '{repo_id}' could not be read: {exc}. Ask its authors to fix it, "
+            "or pick a revision where it is valid."
+        ) from None
+
+
+def config_names(repo_id, sha, token=None, module=None):
+    """The subsets (config names) of a dataset, as datasets.get_dataset_config_names gives them."""
+    module = module or dataset_module(repo_id, sha, token)
+    builder_cls = datasets.load.get_dataset_builder_class(module, dataset_name=repo_id.rsplit("/", 1)[-1])
+    return list(builder_cls.builder_configs) or [
+        module.builder_kwargs.get("config_name", builder_cls.DEFAULT_CONFIG_NAME or "default")
+    ]
+
+
+def builder_for(repo_id, sha, subset, token=None, module=None):
+    """The builder load_dataset_builder(repo_id, subset, revision=sha) makes, from a module read once."""
+    module = module or dataset_module(repo_id, sha, token)
+    with translated_errors(repo_id, sha, token), card_errors(repo_id):
+        try:
+            return _builder_from_module(module, subset, token)
         except ValueError as exc:
             # `datasets` raises ValueError for an unknown config name; say which ones exist.
             if "BuilderConfig" in str(exc) or "Config name is missing" in str(exc):
-                available = ", ".join(config_names(repo_id, sha, token))
+                available = ", ".join(config_names(repo_id, sha, token, module))
                 raise SubsetNotFound(
                     f"Subset '{subset}' does not exist in '{repo_id}'. Available: {available}."
                     if subset
                     else f"'{repo_id}' has several subsets; choose one of: {available}."
                 ) from None
             raise
+
+
+def _builder_from_module(module, subset, token):
+    # The steps of datasets.load_dataset_builder after its dataset_module_factory call.
+    builder_kwargs = dict(module.builder_kwargs)
+    data_dir = builder_kwargs.pop("data_dir", None)
+    data_files = builder_kwargs.pop("data_files", None)
+    config_name = builder_kwargs.pop("config_name", subset or module.builder_configs_parameters.default_config_name)
+    dataset_name = builder_kwargs.pop("dataset_name", None)
+    info = None
+    if module.dataset_infos and not data_dir and not data_files:
+        # A copy: the builder writes into its info, and the module serves every subset.
+        info = copy.deepcopy(module.dataset_infos.get(config_name))
+    builder_cls = datasets.load.get_dataset_builder_class(module, dataset_name=dataset_name)
+    return builder_cls(
+        dataset_name=dataset_name,
+        config_name=config_name,
+        data_dir=data_dir,
+        data_files=data_files,
+        hash=module.hash,
+        info=info,
+        token=token_for(token),
+        **builder_kwargs,
+    )
 
 
 def data_files_of(builder):
@@ -337,27 +428,68 @@ def repo_path_of(url):
 
 
 def file_sizes(repo_id, sha, paths, token=None):
-    """{path: (size, sha256 or None)} from one paths-info call, without downloading anything."""
+    """{path: (size, sha256 or None, git blob id)} from one paths-info call, without downloading anything."""
     if not paths:
         return {}
-    with translated_errors(repo_id, sha):
+    with translated_errors(repo_id, sha, token):
         infos = api(token).get_paths_info(repo_id, paths, revision=sha, repo_type="dataset")
-    return {info.path: (info.size, info.lfs.sha256 if info.lfs else None) for info in infos}
+    return {info.path: (info.size, info.lfs.sha256 if info.lfs else None, info.blob_id) for info in infos}
+
+
+def tree_sizes(repo_id, sha, token=None):
+    """{path: size} of every file of the repository at sha, from one recursive listing."""
+    with translated_errors(repo_id, sha, token):
+        entries = api(token).list_repo_tree(repo_id, revision=sha, repo_type="dataset", recursive=True)
+        return {entry.path: entry.size for entry in entries if hasattr(entry, "size")}
+
+
+# Inspections are kept per commit: a commit never changes. Only successful ones are kept, so a
+# card that failed to parse is read again next time.
+INSPECTION_CACHE_SECONDS = 24 * 3600
 
 
 def inspect(repo_id, revision="", token=None):
-    """What a dataset offers: its pinned sha, subsets and their splits with file counts and sizes."""
+    """What a dataset offers: its pinned sha, subsets and their splits with file counts and sizes.
+
+    Each split says whether hfdatasets can build it (`buildable`, and `reason` when not). A repo
+    with only a loading script says so and offers the Hub's parquet export instead.
+    """
+    from django.core.cache import cache
+
     sha, private = resolve_revision(repo_id, revision, token, attempts=INTERACTIVE_ATTEMPTS)
+    # The access check above runs for every request: a cached answer is only given to whoever may read it.
+    key = "hfd-inspect-" + hashlib.sha256(f"{repo_id}@{sha}".encode()).hexdigest()
+    body = cache.get(key)
+    if body is None:
+        body = _inspect_commit(repo_id, sha, token, exported=revision == PARQUET_EXPORT)
+        cache.set(key, body, INSPECTION_CACHE_SECONDS)
+    return {"repo_id": repo_id, "revision": revision or "", "sha": sha, "private": private, **body}
+
+
+def _inspect_commit(repo_id, sha, token, exported=False):
+    if exported:
+        return {"script_only": False, "configs": _export_configs(tree_sizes(repo_id, sha, token))}
+    try:
+        module = dataset_module(repo_id, sha, token)
+    except ScriptOnlyDataset as exc:
+        return {"script_only": True, "message": exc.message, "configs": [], "parquet_export": parquet_export(repo_id, token)}
+    sizes = tree_sizes(repo_id, sha, token)
     configs = []
-    for name in config_names(repo_id, sha, token):
-        files = data_files_of(builder_for(repo_id, sha, name, token))
-        sizes = file_sizes(repo_id, sha, sorted({p for paths in files.values() for p in paths}), token)
+    for name in config_names(repo_id, sha, token, module):
+        builder = builder_for(repo_id, sha, name, token, module)
+        refusal = unbuildable_reason(repo_id, builder.name)
         splits = [
-            {"name": split, "num_files": len(paths), "num_bytes": sum(sizes.get(p, (0, None))[0] for p in paths)}
-            for split, paths in files.items()
+            {
+                "name": split,
+                "num_files": len(paths),
+                "num_bytes": sum(sizes.get(p, 0) for p in paths),
+                "buildable": refusal is None,
+                **({"reason": refusal} if refusal else {}),
+            }
+            for split, paths in data_files_of(builder).items()
         ]
-        configs.append({"name": name, "splits": splits})
-    return {"repo_id": repo_id, "revision": revision or "", "sha": sha, "private": private, "configs": configs}
+        configs.append({"name": name, "builder": builder.name, "splits": splits})
+    return {"script_only": False, "configs": configs}
 
 
 def check_download(repo_id, revision, subset, split, token=None):
@@ -369,23 +501,88 @@ def check_download(repo_id, revision, subset, split, token=None):
     """
     sha, _private = resolve_revision(repo_id, revision, token, attempts=INTERACTIVE_ATTEMPTS)
     return with_retries(
-        lambda: plan(repo_id, sha, subset, split, token), attempts=INTERACTIVE_ATTEMPTS, what="dataset lookup"
+        lambda: plan(repo_id, sha, subset, split, token, revision=revision), attempts=INTERACTIVE_ATTEMPTS, what="dataset lookup"
     )
 
 
-def plan(repo_id, sha, subset, split, token=None):
+def parquet_export(repo_id, token=None):
+    """The Hub's parquet conversion of a dataset, laid out <config>/<split>/*.parquet, or None.
+
+    {"revision": "refs/convert/parquet", "sha", "configs": [...]} in the shape of inspect()'s.
+    """
+    with translated_errors(repo_id, PARQUET_EXPORT, token):
+        refs = api(token).list_repo_refs(repo_id, repo_type="dataset")
+    export = next((ref for ref in refs.converts if ref.ref == PARQUET_EXPORT), None)
+    if export is None:
+        return None
+    configs = _export_configs(tree_sizes(repo_id, export.target_commit, token))
+    return {"revision": PARQUET_EXPORT, "sha": export.target_commit, "configs": configs}
+
+
+def _export_configs(sizes):
+    return [
+        {
+            "name": name,
+            "builder": "parquet",
+            "splits": [
+                {"name": split, "num_files": len(paths), "num_bytes": sum(sizes[p] for p in paths), "buildable": True}
+                for split, paths in splits.items()
+            ],
+        }
+        for name, splits in export_layout(sizes).items()
+    ]
+
+
+def export_layout(paths):
+    """{config: {split: [paths]}} of a parquet export; a "partial-train" folder is the train split."""
+    order = {"train": 0, "validation": 1, "test": 2}
+
+    def split_first(path):
+        config, split = path.split("/")[:2]
+        return config, order.get(split.removeprefix("partial-"), 3), path
+
+    layout = {}
+    for path in sorted((p for p in paths if p.count("/") == 2 and p.endswith(".parquet")), key=split_first):
+        config, folder, _ = path.split("/")
+        layout.setdefault(config, {}).setdefault(folder.removeprefix("partial-"), []).append(path)
+    return layout
+
+
+def export_builder(repo_id, sha, subset, token=None):
+    """The builder of one config of a parquet export: load_dataset(repo, data_files=<its folders>)."""
+    layout = export_layout(tree_sizes(repo_id, sha, token))
+    if subset not in layout:
+        raise SubsetNotFound(
+            f"Subset '{subset}' is not in the parquet export of '{repo_id}'. Available: {', '.join(layout) or 'none'}."
+        )
+    data_files = {split: [f"{posixpath.dirname(paths[0])}/*.parquet"] for split, paths in layout[subset].items()}
+    with translated_errors(repo_id, sha, token), card_errors(repo_id):
+        return datasets.load_dataset_builder(repo_id, revision=sha, data_files=data_files, token=token_for(token))
+
+
+def unbuildable_reason(repo_id, module):
+    """Why hfdatasets cannot build a subset stored with this `datasets` builder, or None."""
+    if module in SUPPORTED_MODULES:
+        return None
+    return (
+        f"'{repo_id}' is stored as '{module}', which hfdatasets cannot download yet "
+        f"(supported: {', '.join(sorted(SUPPORTED_MODULES))})."
+    )
+
+
+def plan(repo_id, sha, subset, split, token=None, revision=""):
     """The files (with sizes) that one subset and split needs, without downloading them.
 
     `datasets` itself resolves the layout (YAML `configs:`, data_dir, split names, the no-YAML
     file patterns, the card's features), so the plan names exactly the files it would read.
+    `revision` is the one asked for: the parquet export's subsets are its folders.
     """
-    builder = builder_for(repo_id, sha, subset, token)
+    exported = revision == PARQUET_EXPORT
+    builder = export_builder(repo_id, sha, subset, token) if exported else builder_for(repo_id, sha, subset, token)
     module = builder.name
-    if module not in SUPPORTED_MODULES:
-        raise UnsupportedDataset(
-            f"'{repo_id}' is stored as '{module}', which hfdatasets cannot download yet "
-            f"(supported: {', '.join(sorted(SUPPORTED_MODULES))})."
-        )
+    refusal = unbuildable_reason(repo_id, module)
+    if refusal:
+        raise UnsupportedDataset(refusal)
     files = data_files_of(builder)
     if split not in files:
         raise SplitNotFound(
@@ -403,15 +600,15 @@ def plan(repo_id, sha, subset, split, token=None):
     sizes = file_sizes(repo_id, sha, list(dict.fromkeys(wanted + ([first_path] if first_path else []))), token)
 
     def planned(path):
-        size, sha256 = sizes.get(path, (None, None))
+        size, sha256, blob_id = sizes.get(path, (None, None, None))
         if size is None:
             raise DatasetNotFound(f"File '{path}' of '{repo_id}' is listed but not on the Hub.")
-        return PlannedFile(path=path, size=size, sha256=sha256)
+        return PlannedFile(path=path, size=size, sha256=sha256, git_oid=None if sha256 else blob_id)
 
     return Plan(
         repo_id=repo_id,
         sha=sha,
-        subset=builder.config.name,
+        subset=subset if exported else builder.config.name,
         split=split,
         module=module,
         files=[planned(path) for path in wanted],

@@ -91,7 +91,10 @@ def _download_and_build(run, reporter_factory):
     # A resumed run keeps the commit it started with, so the files on disk still belong to it.
     sha = dataset.resolved_revision or hub.resolve_revision(dataset.repo_id, dataset.revision)[0]
     run.check()
-    plan = hub.with_retries(lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split), what="planning")
+    plan = hub.with_retries(
+        lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split, revision=dataset.revision),
+        what="planning",
+    )
     try:
         # From now on the request is known by what the Hub resolved it to: a second request for
         # the same subset and commit ("" or "default", main or its sha) finds this one.

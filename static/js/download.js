@@ -3,7 +3,8 @@
  *
  * Without JavaScript the subset and split stay text inputs and the server checks them on submit.
  * GET /api/v1/hub/<repo_id>/?revision=<rev> answers
- *   200 {"repo_id", "revision", "sha", "private", "configs": [{"name", "splits": [{"name", "num_files", "num_bytes"}]}]}
+ *   200 {"repo_id", "revision", "sha", "private", "script_only", "configs": [{"name", "builder",
+ *        "splits": [{"name", "num_files", "num_bytes", "buildable", "reason"}]}], "message", "parquet_export"}
  *   or {"detail": "..."} (404, 401/403, 502/504), or a 400 whose keys name fields.
  */
 (function () {
@@ -65,9 +66,11 @@
       var el = document.createElement("option");
       el.value = option.value;
       el.textContent = option.label;
+      // A split that cannot be built is shown, with why, but cannot be chosen.
+      if (option.disabled) { el.disabled = true; el.title = option.title || ""; }
       select.appendChild(el);
     });
-    var values = options.map(function (o) { return o.value; });
+    var values = options.filter(function (o) { return !o.disabled; }).map(function (o) { return o.value; });
     select.value = values.indexOf(wanted) !== -1 ? wanted : (options.length ? options[0].value : "");
     current.replaceWith(select);
     return select;
@@ -98,7 +101,9 @@
     var config = selectedConfig();
     var splits = config ? config.splits : [];
     var select = toSelect("split", splits.map(function (s) {
-      return { value: s.name, label: s.name + " — " + formatBytes(s.num_bytes) + " in " + s.num_files + " file" + (s.num_files === 1 ? "" : "s") };
+      var label = s.name + " — " + formatBytes(s.num_bytes) + " in " + s.num_files + " file" + (s.num_files === 1 ? "" : "s");
+      if (s.buildable === false) return { value: s.name, label: label + " — cannot be built", disabled: true, title: s.reason };
+      return { value: s.name, label: label };
     }), wanted);
     select.addEventListener("change", showSize);
     showSize();
@@ -126,7 +131,7 @@
   function showSize() {
     var config = selectedConfig();
     var split = config && config.splits.filter(function (s) { return s.name === currentValue("split"); })[0];
-    if (!split) { summary.hidden = true; return; }
+    if (!split || split.buildable === false) { summary.hidden = true; return; }
     var text = "This download is " + formatBytes(split.num_bytes) + " in " + split.num_files +
       " file" + (split.num_files === 1 ? "" : "s") + " (" + config.name + " / " + split.name + ").";
     if (!isNaN(freeSpace) && form.hasAttribute("data-free-space")) {
@@ -173,6 +178,19 @@
       });
     }).then(function (result) {
       if (mine !== controller) return; // a newer lookup replaced this one
+      if (result.ok && result.data && result.data.script_only) {
+        // A loading-script repo: offer the Hub's parquet export, or say there is none.
+        var exported = result.data.parquet_export;
+        if (exported && rev !== exported.revision) {
+          revision.value = exported.revision;
+          lookup();
+          showStatus("warning", result.data.message + " Showing its parquet export (" + exported.revision + ").");
+          return;
+        }
+        downgrade();
+        showStatus("error", result.data.message + " The Hub has no parquet export of it.");
+        return;
+      }
       if (result.ok && result.data && Array.isArray(result.data.configs)) {
         info = result.data;
         upgrade();

@@ -418,6 +418,59 @@ CASES = [
 ]
 
 
+def many_configs(n: int = 100) -> dict[str, bytes]:
+    """A card declaring n subsets, each with a train and a test file."""
+    card = {
+        "configs": [
+            {
+                "config_name": f"c{i:03d}",
+                "data_files": [
+                    {"split": "train", "path": f"c{i:03d}/train-*.parquet"},
+                    {"split": "test", "path": f"c{i:03d}/test-*.parquet"},
+                ],
+            }
+            for i in range(n)
+        ]
+    }
+    files = {"README.md": readme(card)}
+    for i in range(n):
+        files[f"c{i:03d}/train-0.parquet"] = parquet(rows(i, 2))
+        files[f"c{i:03d}/test-0.parquet"] = parquet(rows(i, 1))
+    return files
+
+
+SCRIPT_REPO = "layouts/old-style"
+
+
+def add_script_repo(hub, with_export: bool = True) -> tuple[str, str | None]:
+    """A repo built by a loading script (old-style.py), and the Hub's parquet export of it.
+
+    Returns (main sha, export sha or None). The export is laid out <config>/<split>/*.parquet,
+    with a "partial-" split folder as the Hub writes for large splits.
+    """
+    hub.remove_repo(SCRIPT_REPO)
+    main = hub.add_repo(
+        SCRIPT_REPO,
+        {
+            "README.md": readme({"license": "mit"}),
+            "old-style.py": b"import datasets\n\nclass OldStyle(datasets.GeneratorBasedBuilder):\n    pass\n",
+        },
+    )
+    if not with_export:
+        return main, None
+    export = hub.add_repo(
+        SCRIPT_REPO,
+        {
+            "plain/train/0000.parquet": parquet(rows(0, 6)),
+            "plain/train/0001.parquet": parquet(rows(6, 3)),
+            "plain/test/0000.parquet": parquet(rows(50, 4)),
+            "fancy/partial-train/0000.parquet": parquet(rows(100, 5, "fancy")),
+        },
+        branch="refs/convert/parquet",
+    )
+    return main, export
+
+
 def add_layout(hub, repo_id: str) -> str:
     """Register one layout repository on the hub (a fresh commit); returns its commit sha."""
     hub.remove_repo(repo_id)

@@ -46,8 +46,8 @@ class _File:
     pointer_size: int | None = None
 
     @classmethod
-    def make(cls, path: str, data: bytes) -> _File:
-        if path.rsplit("/", 1)[-1] in _NOT_LFS:
+    def make(cls, path: str, data: bytes, in_git: bool = False) -> _File:
+        if in_git or path.rsplit("/", 1)[-1] in _NOT_LFS:
             return cls(data, _git_oid(data))
         sha = hashlib.sha256(data).hexdigest()
         pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {len(data)}\n".encode()
@@ -185,17 +185,20 @@ class FakeHub:
         gated: bool = False,
         branch: str = "main",
         message: str | None = None,
+        git_files: tuple[str, ...] = (),
     ) -> str:
         """Create the repo, or add a commit (a full snapshot of ``files``) on ``branch``. Returns the commit sha.
 
         ``private``/``token``/``gated`` are only used when the repo is created. A new branch forks from main.
+        Files are LFS files (with a sha256) except README.md, .gitattributes and ``git_files``.
+        A branch named ``refs/convert/parquet`` is listed as the Hub lists its parquet conversion.
         """
         with self._lock:
             repo = self._repos.get(repo_id)
             if repo is None:
                 repo = self._repos[repo_id] = _Repo(repo_id, private, token, gated)
             parent = repo.branches.get(branch) or repo.branches.get("main")
-            entries = {path: _File.make(path, data) for path, data in sorted(files.items())}
+            entries = {path: _File.make(path, data, path in git_files) for path, data in sorted(files.items())}
             title = message or f"Commit {len(repo.commits) + 1} on {branch}"
             seed = json.dumps([repo_id, parent, title, [(p, f.oid) for p, f in entries.items()]])
             sha = hashlib.sha1(seed.encode()).hexdigest()
@@ -419,7 +422,13 @@ class FakeHub:
             def refs(kind: str, names: dict) -> list:
                 return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": sha} for n, sha in names.items()]
 
-            data = {"branches": refs("heads", repo.branches), "converts": [], "tags": refs("tags", repo.tags)}
+            branches = {n: sha for n, sha in repo.branches.items() if not n.startswith("refs/convert/")}
+            converts = [
+                {"name": n.rsplit("/", 1)[-1], "ref": n, "targetCommit": sha}
+                for n, sha in repo.branches.items()
+                if n.startswith("refs/convert/")
+            ]
+            data = {"branches": refs("heads", branches), "converts": converts, "tags": refs("tags", repo.tags)}
             if query.get("include_prs"):
                 data["pullRequests"] = []
             return self._json(h, data)
@@ -524,7 +533,10 @@ class FakeHub:
         readme = commit.files.get("README.md")
         match = readme and re.match(rb"---\r?\n(.*?)\r?\n---\r?\n", readme.data, re.S)
         if match:
-            info["cardData"] = yaml.safe_load(match[1].decode()) or {}
+            try:
+                info["cardData"] = yaml.safe_load(match[1].decode()) or {}
+            except yaml.YAMLError:
+                pass  # the Hub leaves out the card data of a card whose YAML does not parse
         expand = query.get("expand") or query.get("expand[]")
         return {k: v for k, v in info.items() if k in ("_id", "id", *expand)} if expand else info
 
