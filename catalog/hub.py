@@ -472,7 +472,12 @@ def _inspect_commit(repo_id, sha, token, exported=False):
     try:
         module = dataset_module(repo_id, sha, token)
     except ScriptOnlyDataset as exc:
-        return {"script_only": True, "message": exc.message, "configs": [], "parquet_export": parquet_export(repo_id, token)}
+        return {
+            "script_only": True,
+            "message": exc.message,
+            "configs": [],
+            "parquet_export": parquet_export(repo_id, token),
+        }
     sizes = tree_sizes(repo_id, sha, token)
     configs = []
     for name in config_names(repo_id, sha, token, module):
@@ -501,7 +506,9 @@ def check_download(repo_id, revision, subset, split, token=None):
     """
     sha, _private = resolve_revision(repo_id, revision, token, attempts=INTERACTIVE_ATTEMPTS)
     return with_retries(
-        lambda: plan(repo_id, sha, subset, split, token, revision=revision), attempts=INTERACTIVE_ATTEMPTS, what="dataset lookup"
+        lambda: plan(repo_id, sha, subset, split, token, revision=revision),
+        attempts=INTERACTIVE_ATTEMPTS,
+        what="dataset lookup",
     )
 
 

@@ -4,7 +4,7 @@ import datasets
 import pytest
 from django.core.cache import cache
 
-from catalog import hub, pipeline, services
+from catalog import pipeline, services
 from catalog.models import Dataset
 from tests.fakehub import layouts
 
@@ -24,10 +24,18 @@ def test_a_hundred_yaml_configs_take_a_handful_of_requests_and_are_cached_per_co
     body = response.json()
     assert len(body["configs"]) == 100
     assert body["configs"][7]["splits"] == [
-        {"name": "train", "num_files": 1, "num_bytes": len(layouts.many_configs(100)["c007/train-0.parquet"]),
-         "buildable": True},
-        {"name": "test", "num_files": 1, "num_bytes": len(layouts.many_configs(100)["c007/test-0.parquet"]),
-         "buildable": True},
+        {
+            "name": "train",
+            "num_files": 1,
+            "num_bytes": len(layouts.many_configs(100)["c007/train-0.parquet"]),
+            "buildable": True,
+        },
+        {
+            "name": "test",
+            "num_files": 1,
+            "num_bytes": len(layouts.many_configs(100)["c007/test-0.parquet"]),
+            "buildable": True,
+        },
     ]
     assert len(fake_hub.requests) <= 12, fake_hub.requests
     # Asked again: only the revision is looked up (and access checked); the rest is the cached answer.
@@ -85,7 +93,9 @@ def test_a_download_of_an_export_config_takes_only_its_folder(fake_hub, hf_cache
     data_files = {name: f"{folder}/*.parquet" for name, folder in folders[subset].items()}
     expected = datasets.load_dataset(layouts.SCRIPT_REPO, data_files=data_files, split=split, revision=export)
     fake_hub.reset_counters()
-    dataset, _ = services.request_download(layouts.SCRIPT_REPO, subset=subset, split=split, revision="refs/convert/parquet")
+    dataset, _ = services.request_download(
+        layouts.SCRIPT_REPO, subset=subset, split=split, revision="refs/convert/parquet"
+    )
     pipeline.run_download(dataset.pk)
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.READY, dataset.error_message
@@ -109,5 +119,3 @@ def test_a_script_only_repo_is_refused_with_the_reason(fake_hub, hf_cache, clien
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.FAILED
     assert "refs/convert/parquet" in dataset.error_message
-
-
