@@ -104,6 +104,10 @@ def request_download(
     else:
         key = request_key(repo_id, subset, split, revision, max_samples)
     existing = find_reusable(key)
+    if existing is None and plan is not None:
+        # The same words asked before, by a path that did not ask the Hub, and not yet resolved by its worker.
+        raw = request_key(repo_id, subset, split, revision, max_samples)
+        existing = find_reusable(raw) if raw != key else None
     if existing:
         return existing, False
     try:
