@@ -2,18 +2,10 @@
 
 import datasets
 import pytest
-from django.core.cache import cache
 
 from catalog import pipeline, services
 from catalog.models import Dataset
 from tests.fakehub import layouts
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_a_hundred_yaml_configs_take_a_handful_of_requests_and_are_cached_per_commit(api_client, fake_hub, hf_cache):
