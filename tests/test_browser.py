@@ -548,3 +548,39 @@ def test_a_dataset_created_before_the_live_socket_is_up_gets_its_card(app, brows
     # Not on the rendered page and not in its counts: the first snapshot brings both.
     wait_for_status(page, orm, dataset.pk, "ready")
     expect_tab_counts(page, ready=1)
+
+
+def test_images_show_as_thumbnails_and_audio_as_players(app, browsing, orm, fake_hub, user):
+    from tests.fakehub import layouts
+
+    layouts.add_layout(fake_hub, "layouts/image-classes")
+    layouts.add_layout(fake_hub, "layouts/audio-metadata")
+    page = browsing.new_page()
+    log_in(page, user.username)
+    images, _ = orm(services.request_download, "layouts/image-classes", split="train", owner=user)
+    audio, _ = orm(services.request_download, "layouts/audio-metadata", split="train", owner=user)
+    for dataset in (images, audio):
+        wait_for_status(page, orm, dataset.pk, "ready", timeout=60)
+
+    page.goto(f"/datasets/{images.pk}/")
+    page.locator("img.v-image").first.wait_for()
+    assert page.locator("img.v-image").count() == 8
+    # Every thumbnail really loaded as an image (served from the Arrow files).
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.v-image')].every(img => img.complete && img.naturalWidth > 0)",
+        timeout=TIMEOUT_MS,
+    )
+    screenshot(page, "10-image-thumbnails")
+
+    page.goto(f"/datasets/{audio.pk}/")
+    assert page.locator("audio.v-audio").count() == 5
+    duration = page.locator("audio.v-audio").first.evaluate(
+        """audio => new Promise(resolve => {
+            audio.addEventListener("loadedmetadata", () => resolve(audio.duration));
+            audio.preload = "metadata";
+            audio.load();
+        })"""
+    )
+    assert duration > 0
+    screenshot(page, "11-audio-players")
+    assert not browsing.errors, browsing.errors
