@@ -18,6 +18,8 @@ class DatasetStatus(models.TextChoices):
 # Dataset properties; JavaScript gets status_rules() through json_script (base.html).
 # Work is queued or running: it can be cancelled, and the page follows its progress.
 ACTIVE_STATUSES = (DatasetStatus.PENDING, DatasetStatus.DOWNLOADING, DatasetStatus.PROCESSING)
+# A worker is on it: it stamps a heartbeat, and a stale one means the worker died.
+RUNNING_STATUSES = (DatasetStatus.DOWNLOADING, DatasetStatus.PROCESSING)
 # Stopped before ready: it can be retried, and its error message is shown.
 RETRYABLE_STATUSES = (DatasetStatus.FAILED, DatasetStatus.CANCELLED)
 # Nothing more happens on its own: finished_at is stamped.
@@ -39,6 +41,7 @@ class Dataset(models.Model):
         LOCAL = "local", "Local file"
 
     ACTIVE_STATUSES = ACTIVE_STATUSES
+    RUNNING_STATUSES = RUNNING_STATUSES
     RETRYABLE_STATUSES = RETRYABLE_STATUSES
     FINISHED_STATUSES = FINISHED_STATUSES
     REUSABLE_STATUSES = REUSABLE_STATUSES

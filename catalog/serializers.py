@@ -136,7 +136,6 @@ class DownloadRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send a JSON object."]})
         request = self.rules.from_input(data)
         if request.is_valid():
-            self.plan = request.plan
             return request.download_arguments()
         if request.hub_unreachable:
             raise HubUnreachable(request.hub_unreachable)

@@ -220,7 +220,7 @@ def stale_before():
     return timezone.now() - timedelta(seconds=settings.HFD_HEARTBEAT_STALE_SECONDS)
 
 
-RUNNING_STATUSES = (Status.DOWNLOADING, Status.PROCESSING)
+RUNNING_STATUSES = Dataset.RUNNING_STATUSES
 
 
 def claim(dataset_id, start_status=Status.DOWNLOADING, task_token=None):
@@ -307,8 +307,7 @@ def recover_stale():
     """
     requeued = []
     stale = Dataset.objects.filter(
-        Q(status__in=[Status.DOWNLOADING, Status.PROCESSING])
-        & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+        Q(status__in=RUNNING_STATUSES) & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
     )
     for dataset in stale:
         with transaction.atomic():

@@ -106,7 +106,7 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         if dataset.started_at:
             context["duration"] = (dataset.finished_at or timezone.now()) - dataset.started_at
         context["hub_url"] = self.hub_url(dataset)
-        if dataset.status == Dataset.Status.READY:
+        if dataset.is_ready:
             context.update(self.rows_context(dataset))
         return context
 

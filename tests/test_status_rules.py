@@ -19,6 +19,7 @@ def test_status_sets_and_labels_are_on_the_model():
     assert rules["active"] == ["pending", "downloading", "processing"]
     assert rules["retryable"] == ["failed", "cancelled"]
     assert rules["finished"] == ["ready", "failed", "cancelled"]
+    assert Dataset.RUNNING_STATUSES == (S.DOWNLOADING, S.PROCESSING)
     assert rules["labels"] == dict(S.choices)
     assert Dataset(status=S.FAILED).is_retryable and not Dataset(status=S.READY).is_retryable
     assert Dataset(status=S.PROCESSING).is_active and Dataset(status=S.READY).is_ready
