@@ -15,7 +15,7 @@ catalog.sampling does for capped downloads), and the build is then given those f
 from dataclasses import dataclass, field
 
 # Builders whose features `datasets` infers from the start of one split's first file.
-INFERRED_FROM_ANOTHER_SPLIT = {"parquet", "json", "csv", "webdataset"}
+INFERRED_FROM_ANOTHER_SPLIT = {"parquet", "arrow", "json", "csv", "webdataset"}
 
 
 @dataclass
@@ -26,10 +26,12 @@ class BuildSpec:
     split: str = "train"
     options: dict = field(default_factory=dict)
     features: object = None  # datasets.Features, or None to let the builder infer them
+    expected_rows: int | None = None  # what the card declares for the whole split
 
     @classmethod
-    def for_plan(cls, plan, features=None):
-        return cls(plan.module, plan.split, dict(plan.builder_kwargs), features)
+    def for_plan(cls, plan, features=None, capped=False):
+        expected = None if capped else plan.expected_rows
+        return cls(plan.module, plan.split, dict(plan.builder_kwargs), features, expected)
 
 
 def build(spec, files, cache_dir, all_splits=None):
@@ -61,7 +63,16 @@ def build(spec, files, cache_dir, all_splits=None):
         **spec.options,
     )
     builder.download_and_prepare()
-    return builder.as_dataset(split=spec.split)
+    built = builder.as_dataset(split=spec.split)
+    if spec.expected_rows is not None and len(built) != spec.expected_rows:
+        from catalog import hub
+
+        # datasets.load_dataset fails here too (NonMatchingSplitsSizesError): never a silently different split.
+        raise hub.UnsupportedDataset(
+            f"The dataset card says split '{spec.split}' has {spec.expected_rows:,} rows, but its files hold "
+            f"{len(built):,}: `datasets` refuses to load it, and so does hfdatasets. Ask its authors to fix the card."
+        )
+    return built
 
 
 def reference_features(plan, fetch_head, work_dir):

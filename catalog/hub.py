@@ -162,6 +162,8 @@ class Plan:
     inference_file: PlannedFile | None = None
     # Every split's files (repo paths) in the subset's order: folder builders need them all.
     split_files: dict = field(default_factory=dict)
+    # The row count the card declares for the split: `datasets` refuses a split that differs.
+    expected_rows: int | None = None
 
     @property
     def total_bytes(self):
@@ -353,13 +355,14 @@ def card_errors(repo_id):
         yield
     except (datasets.exceptions.DataFilesNotFoundError, datasets.data_files.EmptyDatasetError) as exc:
         raise UnsupportedDataset(f"'{repo_id}' has no data files that `datasets` can load ({exc}).") from None
-    except (yaml.YAMLError, ValueError) as exc:
-        if isinstance(exc, ValueError) and not any(word in str(exc) for word in ("YAML", "yaml", "metadata", "card")):
-            raise
-        raise CardUnreadable(
-            f"The dataset card (README.md) of '{repo_id}' could not be read: {exc}. Ask its authors to fix it, "
-            "or pick a revision where it is valid."
-        ) from None
+    except (yaml.YAMLError, ValueError, NotImplementedError) as exc:
+        if isinstance(exc, yaml.YAMLError) or any(word in str(exc) for word in ("YAML", "yaml", "metadata", "card")):
+            raise CardUnreadable(
+                f"The dataset card (README.md) of '{repo_id}' could not be read: {exc}. Ask its authors to fix it, "
+                "or pick a revision where it is valid."
+            ) from None
+        # `datasets` itself cannot load this layout (e.g. splits in different formats): so neither can we.
+        raise UnsupportedDataset(f"`datasets` cannot load '{repo_id}' as it is laid out: {exc}") from None
 
 
 def config_names(repo_id, sha, token=None, module=None):
@@ -597,6 +600,13 @@ def plan(repo_id, sha, subset, split, token=None, revision=""):
             + (f" subset '{subset}'" if subset else "")
             + f". Available: {', '.join(files) or 'none'}."
         )
+    declared = builder.info.splits
+    if declared and set(declared) != set(files):
+        # datasets.load_dataset fails the same way (ExpectedMoreSplitsError / UnexpectedSplitsError).
+        raise UnsupportedDataset(
+            f"The card of '{repo_id}' declares the splits {', '.join(declared)} but its files give "
+            f"{', '.join(files)}: `datasets` refuses to load it, and so does hfdatasets. Ask its authors to fix the card."
+        )
     inference_split = next(reversed(files)) if module == "webdataset" else next(iter(files))
     first_path = files[inference_split][0] if files[inference_split] else None
     wanted = list(files[split])
@@ -624,6 +634,7 @@ def plan(repo_id, sha, subset, split, token=None, revision=""):
         inference_split=inference_split,
         inference_file=planned(first_path) if first_path else None,
         split_files=files,
+        expected_rows=declared[split].num_examples if declared else None,
     )
 
 

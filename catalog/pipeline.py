@@ -117,7 +117,7 @@ def _download_and_build(run, reporter_factory):
     if plan.module in hub.FOLDER_MODULES:
         all_splits = building.local_splits(plan, lambda path: fetch.local_path(dataset.pk, path))
         files = all_splits[plan.split]
-    spec = building.BuildSpec.for_plan(plan, features)
+    spec = building.BuildSpec.for_plan(plan, features, capped=bool(dataset.max_samples))
     _build_and_publish(run, spec, files, dataset.max_samples, all_splits)
 
 

@@ -46,6 +46,13 @@ def test_a_card_that_does_not_parse_is_a_message_and_is_not_cached(api_client, f
         assert len(fake_hub.requests) > 1  # read again, not answered from a cache
 
 
+def test_a_layout_datasets_cannot_load_is_a_message_not_a_server_error(api_client, fake_hub, hf_cache):
+    fake_hub.add_repo("layouts/mixed", {"train.csv": b"a\n1\n", "test.jsonl": b'{"a": 1}\n'})
+    response = api_client.get("/api/v1/hub/layouts/mixed/")
+    assert response.status_code == 400
+    assert "`datasets` cannot load 'layouts/mixed'" in response.json()["detail"]
+
+
 def test_splits_that_cannot_be_built_are_marked(api_client, fake_hub, hf_cache):
     fake_hub.add_repo("layouts/xml", {"data/train.xml": b"<rows><row>1</row></rows>\n"})
     split = api_client.get("/api/v1/hub/layouts/xml/").json()["configs"][0]["splits"][0]

@@ -107,3 +107,13 @@ def test_audiofolder_keeps_each_clip_as_its_file(fake_hub, hf_cache, split, clip
     # The capped download fetched one clip of the split, and no clip of another split.
     other = "test" if split == "train" else "train"
     assert fake_hub.bytes_served(repo_id, f"{other}/clip-0.wav") == 0
+
+
+def test_a_card_whose_row_counts_are_wrong_is_refused_as_datasets_refuses_it(fake_hub, hf_cache):
+    sha = layouts.add_layout(fake_hub, "layouts/card-splits-wrong")
+    with pytest.raises(datasets.exceptions.NonMatchingSplitsSizesError):
+        datasets.load_dataset("layouts/card-splits-wrong", split="test", revision=sha)
+    dataset = download("layouts/card-splits-wrong", "", "test")
+    assert dataset.status == Dataset.Status.FAILED
+    assert "says split 'test' has 6 rows, but its files hold 5" in dataset.error_message
+    assert not dataset.local_path

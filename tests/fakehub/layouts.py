@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import lzma
 import zipfile
 
 import pyarrow as pa
@@ -136,6 +137,23 @@ def parquet_schemas_differ() -> dict[str, bytes]:
     }
 
 
+def arrow_stream(rows: list[dict]) -> bytes:
+    table = pa.Table.from_pylist(rows)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=3)
+    return sink.getvalue()
+
+
+def arrow_files() -> dict[str, bytes]:
+    """Arrow IPC streams; test alone would be int64, datasets casts it to train's float64."""
+    return {
+        "README.md": readme(),
+        "data/train-00000-of-00001.arrow": arrow_stream([{"id": i, "value": i + 0.5} for i in range(7)]),
+        "data/test-00000-of-00001.arrow": arrow_stream([{"id": i, "value": i} for i in range(4)]),
+    }
+
+
 # --- The card's dataset_info.features -----------------------------------------------------
 
 CARD_FEATURES = [
@@ -153,22 +171,23 @@ def _typed_rows(first: int, n: int) -> list[dict]:
     ]
 
 
-def _card_with_features(data_files: list[dict]) -> bytes:
-    return readme(
-        {
-            "configs": [{"config_name": "default", "data_files": data_files}],
-            "dataset_info": {"features": CARD_FEATURES},
-        }
-    )
+def _card_with_features(data_files: list[dict], splits: dict | None = None) -> bytes:
+    info = {"features": CARD_FEATURES}
+    if splits:
+        info["splits"] = [{"name": n, "num_bytes": 0, "num_examples": rows} for n, rows in splits.items()]
+    return readme({"configs": [{"config_name": "default", "data_files": data_files}], "dataset_info": info})
 
 
-def card_features(kind: str) -> dict[str, bytes]:
-    """A zip code declared as string (pandas would read 02100 as 2100), float32, a ClassLabel."""
+def card_features(kind: str, splits: dict | None = None) -> dict[str, bytes]:
+    """A zip code declared as string (pandas would read 02100 as 2100), float32, a ClassLabel.
+
+    splits: the row counts the card declares ({"train": 12, "test": 5} is right).
+    """
     encode = {"csv": csv_bytes, "json": jsonl, "parquet": pandas_parquet}[kind]
     ext = {"csv": "csv", "json": "jsonl", "parquet": "parquet"}[kind]
     return {
         "README.md": _card_with_features(
-            [{"split": "train", "path": f"train.{ext}"}, {"split": "test", "path": f"test.{ext}"}]
+            [{"split": "train", "path": f"train.{ext}"}, {"split": "test", "path": f"test.{ext}"}], splits
         ),
         f"train.{ext}": encode(_typed_rows(0, 12)),
         f"test.{ext}": encode(_typed_rows(50, 5)),
@@ -228,7 +247,7 @@ def text() -> dict[str, bytes]:
 
 
 def compressed() -> dict[str, bytes]:
-    """.gz, .zst, .bz2 and .zip shards."""
+    """.gz, .zst, .bz2, .xz and .zip shards."""
     import zstandard
 
     archive = io.BytesIO()
@@ -241,6 +260,7 @@ def compressed() -> dict[str, bytes]:
             {"config_name": "zst", "data_files": [{"split": "train", "path": "zst/*.jsonl.zst"}]},
             {"config_name": "bz2", "data_files": [{"split": "train", "path": "bz2/*.jsonl.bz2"}]},
             {"config_name": "zip", "data_files": [{"split": "train", "path": "zip/*.zip"}]},
+            {"config_name": "xz", "data_files": [{"split": "train", "path": "xz/*.jsonl.xz"}]},
         ]
     }
     # Two gzip members in one file, as `cat a.gz b.gz` makes.
@@ -251,6 +271,7 @@ def compressed() -> dict[str, bytes]:
         "gz/part-1.jsonl.gz": gzip.compress(jsonl(rows(9, 3))),
         "zst/all.jsonl.zst": zstandard.ZstdCompressor().compress(jsonl(rows(0, 10))),
         "bz2/all.jsonl.bz2": bz2.compress(jsonl(rows(0, 6))),
+        "xz/all.jsonl.xz": lzma.compress(jsonl(rows(0, 5))),
         "zip/all.zip": archive.getvalue(),
     }
 
@@ -363,9 +384,12 @@ LAYOUTS = {
     "layouts/split-folders": split_folders,
     "layouts/split-in-names": split_in_names,
     "layouts/parquet-schemas": parquet_schemas_differ,
+    "layouts/arrow": arrow_files,
     "layouts/card-csv": lambda: card_features("csv"),
     "layouts/card-json": lambda: card_features("json"),
     "layouts/card-parquet": lambda: card_features("parquet"),
+    "layouts/card-splits": lambda: card_features("json", {"train": 12, "test": 5}),
+    "layouts/card-splits-wrong": lambda: card_features("json", {"train": 12, "test": 6}),
     "layouts/late-types-json": lambda: late_types("json"),
     "layouts/late-types-csv": lambda: late_types("csv"),
     "layouts/json-variants": json_variants,
@@ -392,10 +416,12 @@ CASES = [
     ("layouts/split-in-names", "", "train"),
     ("layouts/split-in-names", "", "test"),
     ("layouts/parquet-schemas", "", "test"),
+    ("layouts/arrow", "", "test"),
     ("layouts/card-csv", "", "train"),
     ("layouts/card-csv", "", "test"),
     ("layouts/card-json", "", "test"),
     ("layouts/card-parquet", "", "train"),
+    ("layouts/card-splits", "", "test"),
     ("layouts/late-types-json", "", "train"),
     ("layouts/late-types-json", "", "test"),
     ("layouts/late-types-csv", "", "train"),
@@ -408,6 +434,7 @@ CASES = [
     ("layouts/compressed", "zst", "train"),
     ("layouts/compressed", "bz2", "train"),
     ("layouts/compressed", "zip", "train"),
+    ("layouts/compressed", "xz", "train"),
     ("layouts/compressed-csv", "", "train"),
     ("layouts/image-classes", "", "train"),
     ("layouts/image-classes", "", "test"),
