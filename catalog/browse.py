@@ -153,6 +153,17 @@ class MediaCell(namedtuple("MediaCell", "kind url name size")):
     """An image or audio value of the row browser: shown as a thumbnail or a player, from `url`."""
 
 
+class LabelCell(namedtuple("LabelCell", "value name")):
+    """A ClassLabel value of the row browser: its integer and its class name."""
+
+
+def label_columns(arrow):
+    """{column: [class names]} for the dataset's top-level ClassLabel columns."""
+    import datasets
+
+    return {name: f.names for name, f in arrow.features.items() if isinstance(f, datasets.ClassLabel)}
+
+
 def media_columns(arrow):
     """{column: "image" | "audio"} for the dataset's top-level Image and Audio columns."""
     import datasets

@@ -119,14 +119,17 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         first = (page.number - 1) * self.rows_per_page
         rows_api = reverse("api:dataset-rows", args=[dataset.pk])
         media = browse.media_columns(rows.arrow)
+        labels = browse.label_columns(rows.arrow)
         media_url = reverse("dataset-media", args=[dataset.pk])
 
         def shown(column, value, index):
-            # Images and audio are shown from the media view, not as their bytes.
+            # Images and audio are shown from the media view, not as their bytes; class labels with their name.
             if column in media and isinstance(value, dict) and browse.is_binary_marker(value.get("bytes")):
                 query = urlencode({"row": index, "column": column})
                 name = (value.get("path") or "").rsplit("/", 1)[-1]
                 return browse.MediaCell(media[column], f"{media_url}?{query}", name, value["bytes"]["size"])
+            if column in labels and isinstance(value, int) and 0 <= value < len(labels[column]):
+                return browse.LabelCell(value, labels[column][value])
             return value
 
         return {

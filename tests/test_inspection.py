@@ -118,3 +118,19 @@ def test_a_script_only_repo_is_refused_with_the_reason(fake_hub, hf_cache, clien
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.FAILED
     assert "refs/convert/parquet" in dataset.error_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_refuses_a_script_only_repo_and_accepts_its_export(api_client, fake_hub, hf_cache):
+    _, export = layouts.add_script_repo(fake_hub)
+    response = api_client.post("/api/v1/datasets/download/", {"repo_id": layouts.SCRIPT_REPO, "split": "train"})
+    assert response.status_code == 400
+    assert "loading script (old-style.py)" in response.json()["repo_id"][0]
+    response = api_client.post(
+        "/api/v1/datasets/download/",
+        {"repo_id": layouts.SCRIPT_REPO, "subset": "plain", "split": "test", "revision": "refs/convert/parquet"},
+    )
+    assert response.status_code == 202, response.content
+    dataset = Dataset.objects.get(pk=response.json()["id"])
+    assert (dataset.resolved_subset, dataset.resolved_revision) == ("plain", export)
+    assert fake_hub.bytes_served(layouts.SCRIPT_REPO, "plain/test/0000.parquet") == 0  # nothing fetched yet

@@ -35,6 +35,8 @@ def test_images_are_thumbnails_served_from_the_arrow_files(fake_hub, logged_in):
     assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
     first = sorted(p for p in layouts.image_classes() if p.startswith("train/"))[0]
     assert response.content == layouts.image_classes()[first]
+    # A class label shows its name next to its number.
+    assert '<span class="v-number">0</span><span class="v-label">cat</span>' in page
     # Column statistics cope with media columns: counted, not summarised.
     assert dataset.column_stats["image"] == {"kind": "other", "rows": 8, "nulls": 0}
     assert dataset.column_stats["label"]["kind"] == "number"

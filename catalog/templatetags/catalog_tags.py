@@ -11,7 +11,7 @@ from django import template
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import json_script
 
-from catalog.browse import MediaCell, is_binary_marker
+from catalog.browse import LabelCell, MediaCell, is_binary_marker
 from catalog.models import Dataset
 
 register = template.Library()
@@ -83,6 +83,8 @@ def describe(value):
         return {"kind": "null"}
     if isinstance(value, MediaCell):
         return {"kind": value.kind, "url": value.url, "name": value.name, "size": value.size}
+    if isinstance(value, LabelCell):
+        return {"kind": "label", "text": str(value.value), "name": value.name}
     if isinstance(value, bool):
         return {"kind": "number", "text": "true" if value else "false"}
     if isinstance(value, (int, float)):
