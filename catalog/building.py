@@ -1,15 +1,18 @@
 """Build one split from local files exactly as `datasets.load_dataset` builds it from the Hub.
 
 `load_dataset(repo, subset, split=split, revision=sha)` resolves the subset on the Hub to a
-packaged builder (parquet, json, csv, ...), its reading options and the card's features, then
-builds every split of the subset in order. We fetch only one split, so we make the same builder
-class with the same options and hand it local copies of that split's files. What the local
-build cannot see by itself is where `datasets` takes the features from when the card declares
-none: the subset's *first* split, read from the start of its first file (parquet: that file's
-schema; JSON Lines: its first block of `chunksize` bytes; CSV: its first `chunksize` records).
-`reference_features` reads exactly that when the split we build is not the first one (and
-catalog.sampling does for capped downloads), and the build is then given those features, as
-`datasets` gives the features of the first split to every later one.
+packaged builder (parquet, json, csv, imagefolder, ...), its reading options and the card's
+features, then builds every split of the subset in order. We fetch only one split, so we make
+the same builder class with the same options and hand it local copies of that split's files.
+
+What a one-split build cannot see by itself is where `datasets` takes the features from when the
+card declares none: the start of one file of another split (parquet, arrow: the subset's first
+file's schema; JSON Lines: its first block of `chunksize` bytes; CSV: its first `chunksize`
+records; WebDataset: the first 5 examples of the *last* split's first shard). `reference_features`
+reads exactly that when the split we build is not that split (catalog.sampling does the same for
+capped downloads), and the build is given those features, as `datasets` gives them to every
+later split. imagefolder and audiofolder look at every split's file names and metadata files:
+they get every split (see local_splits).
 """
 
 from dataclasses import dataclass, field
@@ -78,10 +81,10 @@ def build(spec, files, cache_dir, all_splits=None):
 def reference_features(plan, fetch_head, work_dir):
     """The features `datasets` gives the planned split, when they come from another split's file.
 
-    None when the card declares them (the plan carries them) or when the split is the subset's
-    first one (the local build infers them the same way). `fetch_head(planned, target)` writes
-    the start of a remote file that `datasets` reads to infer (see catalog.sampling.fetch_head)
-    and returns its local path, or the parquet schema.
+    The card's features when it declares them; None when the split is the one `datasets` infers
+    from (the local build infers them the same way). `fetch_head(plan, planned, work_dir)` reads
+    what `datasets` reads of a remote file to infer (catalog.sampling.fetch_head): a local file,
+    or for parquet the schema.
     """
     if plan.features is not None:
         return plan.features

@@ -170,10 +170,6 @@ class Plan:
         return sum(f.size for f in self.files)
 
     @property
-    def last_split(self):
-        return next(reversed(self.split_files), self.split)
-
-    @property
     def infers_from_another_split(self):
         return self.features is None and self.inference_split != self.split
 

@@ -4,8 +4,9 @@ Parquet is read through HTTP Range requests: the footer, then row groups until t
 enough rows. JSON Lines, CSV and text are streamed (and decompressed: .gz, .zst, .bz2, .xz)
 line by line, and the connection is closed once there are enough records. Other files (JSON
 arrays, `field:` JSON, .zip archives, arrow) are fetched whole, one at a time, until there are
-enough rows. The rows are written to small local files that go through the same build step as a
-full download. A capped download is small by nature, so a crash restarts it from zero.
+enough rows. WebDataset shards are streamed and cut after their first examples; imagefolder and
+audiofolder fetch their metadata files, then the media files of the first rows. The rows are
+written to small local files that go through the same build step as a full download. A capped download is small by nature, so a crash restarts it from zero.
 
 Types: `datasets` parses JSON Lines in blocks of `chunksize` bytes (10 MiB by default) and CSV
 in chunks of `chunksize` records (10,000), infers each block's types and casts the later ones to
@@ -49,7 +50,7 @@ def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
             if needed <= 0:
                 break
             # datasets infers the features from the first examples of the last split's first shard.
-            least = WEBDATASET_INFERENCE_EXAMPLES if index == 0 and plan.split == plan.last_split else 0
+            least = WEBDATASET_INFERENCE_EXAMPLES if index == 0 and plan.split == plan.inference_split else 0
             target = _target(out_dir, planned)
             needed -= _first_tar_examples(plan, planned, target, max(needed, least), reporter, token)
             outputs.append(target)
