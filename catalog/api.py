@@ -20,6 +20,8 @@ from catalog.serializers import (
     HubRequestSerializer,
     ImportRequestSerializer,
 )
+from catalog.viewer import params as viewer_params
+from catalog.viewer import query as viewer_query
 
 
 class RowsQuery(serializers.Serializer):
@@ -27,15 +29,26 @@ class RowsQuery(serializers.Serializer):
 
     offset = serializers.IntegerField(required=False, default=0, min_value=0)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
+    # The viewer's parameters; checked against the dataset's columns by catalog.viewer.params.
+    sort = serializers.CharField(required=False, help_text="Sort by this column.")
+    order = serializers.ChoiceField(["asc", "desc"], required=False, help_text="Sort order (asc by default).")
+    q = serializers.CharField(required=False, help_text="Only rows whose text columns contain this (any case).")
+    filter = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="column:op[:value], repeatable; op is eq, ne, lt, lte, gt, gte, null or notnull.",
+    )
 
 
 class RowsPage(serializers.Serializer):
     """A page of rows (the response of the rows endpoint)."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text="Rows that match the sort, search and filters.")
+    total = serializers.IntegerField(help_text="Rows in the dataset.")
     offset = serializers.IntegerField()
     limit = serializers.IntegerField()
     columns = serializers.ListField(child=serializers.CharField())
+    indices = serializers.ListField(child=serializers.IntegerField(), help_text="Each row's number in the dataset.")
     rows = serializers.ListField(child=serializers.DictField(), help_text="Binary values: {binary: true, size: n}.")
 
 
@@ -136,11 +149,12 @@ class DatasetViewSet(
 
     # --- Row browser (web pages work) -------------------------------------------------------
 
-    @extend_schema(parameters=[RowsQuery], responses={200: RowsPage, 409: Problem})
+    @extend_schema(parameters=[RowsQuery], responses={200: RowsPage, 400: OpenApiTypes.OBJECT, 409: Problem})
     @action(detail=True, methods=["get"])
     def rows(self, request, pk=None):
-        """A page of a ready dataset's rows, read memory-mapped from its Arrow files.
+        """A page of a ready dataset's rows, filtered, searched and sorted in place by DuckDB.
 
+        `count` is the number of rows that match, `total` the dataset's; `indices` the rows' numbers.
         Binary values come as {"binary": true, "size": n}; structs and lists stay nested.
         """
         dataset = self.get_object()
@@ -148,11 +162,21 @@ class DatasetViewSet(
         query.is_valid(raise_exception=True)
         offset, limit = query.validated_data["offset"], query.validated_data["limit"]
         try:
-            page = browse.read_page(dataset, offset, limit)
+            result, _view = viewer_query.read_view(dataset, request.query_params, offset, limit)
         except browse.RowsUnavailable as exc:
             return conflict(exc)
+        except viewer_params.BadQuery as exc:
+            raise ValidationError(exc.as_dict()) from None
         return Response(
-            {"count": page.total, "offset": offset, "limit": limit, "columns": page.columns, "rows": page.rows}
+            {
+                "count": result.matched,
+                "total": result.total,
+                "offset": offset,
+                "limit": limit,
+                "columns": result.columns,
+                "indices": result.indices,
+                "rows": result.rows,
+            }
         )
 
 

@@ -137,7 +137,7 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
     """
     import datasets
 
-    from catalog import browse
+    from catalog.viewer import stats as viewer_stats
 
     dataset = run.dataset
     final = storage.arrow_dir(dataset.pk)
@@ -153,7 +153,7 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
             built.save_to_disk(str(temp))
             del built
             run.check()
-            return browse.compute_column_stats(temp)
+            return viewer_stats.compute_column_stats(temp)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise

@@ -6,7 +6,6 @@ with JavaScript the same buttons call the REST API and update the page in place.
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
@@ -14,13 +13,14 @@ from django.template.defaultfilters import filesizeformat, pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
 from catalog import browse, filters, services, storage, usage
 from catalog.forms import DownloadForm, ImportForm
 from catalog.models import Dataset
+from catalog.viewer import pages as viewer_pages
 
 # A placeholder id the pages' JavaScript replaces to build a dataset's URLs.
 URL_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
@@ -92,7 +92,6 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
     model = Dataset
     template_name = "catalog/dataset_detail.html"
     context_object_name = "dataset"
-    rows_per_page = 25
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -106,47 +105,22 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         if dataset.started_at:
             context["duration"] = (dataset.finished_at or timezone.now()) - dataset.started_at
         context["hub_url"] = self.hub_url(dataset)
+        viewer_pages.charts(context["columns"])
         if dataset.is_ready:
-            context.update(self.rows_context(dataset))
+            context.update(viewer_pages.rows_context(self.request, dataset, context["columns"]))
         return context
 
-    def rows_context(self, dataset):
-        try:
-            rows = browse.RowSequence(dataset)
-        except browse.RowsUnavailable as exc:
-            return {"rows_error": str(exc)}
-        page = Paginator(rows, self.rows_per_page).get_page(self.request.GET.get("page"))
-        first = (page.number - 1) * self.rows_per_page
-        rows_api = reverse("api:dataset-rows", args=[dataset.pk])
-        media = browse.media_columns(rows.arrow)
-        labels = browse.label_columns(rows.arrow)
-        media_url = reverse("dataset-media", args=[dataset.pk])
+    def get(self, request, *args, **kwargs):
+        target = viewer_pages.filter_form_redirect(request)
+        if target:
+            return HttpResponseRedirect(target)
+        return super().get(request, *args, **kwargs)
 
-        def shown(column, value, index):
-            # Images and audio are shown from the media view, not as their bytes; class labels with their name.
-            if column in media and isinstance(value, dict) and browse.is_binary_marker(value.get("bytes")):
-                query = urlencode({"row": index, "column": column})
-                name = (value.get("path") or "").rsplit("/", 1)[-1]
-                return browse.MediaCell(media[column], f"{media_url}?{query}", name, value["bytes"]["size"])
-            if column in labels and isinstance(value, int) and 0 <= value < len(labels[column]):
-                return browse.LabelCell(value, labels[column][value])
-            return value
-
-        return {
-            "row_columns": rows.columns,
-            "rows_page": page,
-            "rows_offset": first,
-            # Templates cannot look up a dict by a variable key: hand them values in column order.
-            "rows": [
-                {
-                    "index": first + i,
-                    "json_url": f"{rows_api}?offset={first + i}&limit=1",
-                    "values": [shown(column, row.get(column), first + i) for column in rows.columns],
-                }
-                for i, row in enumerate(page.object_list)
-            ],
-            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-        }
+    def render_to_response(self, context, **response_kwargs):
+        # A bad viewer parameter in the URL is the client's mistake: say which one, with a 400.
+        if context.get("view_error"):
+            response_kwargs.setdefault("status", 400)
+        return super().render_to_response(context, **response_kwargs)
 
     @staticmethod
     def hub_url(dataset):
