@@ -6,6 +6,8 @@ made JSON-safe exactly as the plain row browser does (catalog.browse.json_safe).
 (no sort, search or filter) is a slice and never touches DuckDB.
 """
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -43,12 +45,25 @@ def open_dataset(dataset):
     return source.open_table(path), source.features(path)
 
 
-def connect(table, row_column):
-    """A private in-memory DuckDB with the table (plus a row-number column) registered as `t`."""
+_local = threading.local()
+
+
+@contextmanager
+def registered(table, row_column):
+    """This thread's in-memory DuckDB with the table (plus a row-number column) registered as `t`.
+
+    Opening a DuckDB connection costs tens of milliseconds, registering a table under one: each
+    thread keeps its connection (a connection must not be shared between threads).
+    """
+    con = getattr(_local, "connection", None)
+    if con is None:
+        con = _local.connection = duckdb.connect(":memory:")
     numbered = table.append_column(row_column, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-    con = duckdb.connect(":memory:")
     con.register("t", numbered)
-    return con
+    try:
+        yield con
+    finally:
+        con.unregister("t")
 
 
 def where_clause(view, schema):
@@ -81,15 +96,16 @@ def run(table, view, offset, limit):
     while row_column in columns:
         row_column += "_"
     where, args = where_clause(view, table.schema)
-    order = []
+    # Without a sort, DuckDB keeps the stored order (preserve_insertion_order is on) and can stop
+    # scanning once the page is full; an ORDER BY on the row number would read every match.
+    order = ""
     if view.sort:
-        order.append(f"{quote(view.sort)} {'DESC' if view.descending else 'ASC'} NULLS LAST")
-    order.append(quote(row_column))
-    with connect(table, row_column) as con:
+        direction = "DESC" if view.descending else "ASC"
+        order = f" ORDER BY {quote(view.sort)} {direction} NULLS LAST, {quote(row_column)}"
+    with registered(table, row_column) as con:
         matched = con.execute(f"SELECT count(*) FROM t{where}", args).fetchone()[0] if where else table.num_rows
         found = con.execute(
-            f"SELECT {quote(row_column)} FROM t{where} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
-            [*args, limit, offset],
+            f"SELECT {quote(row_column)} FROM t{where}{order} LIMIT ? OFFSET ?", [*args, limit, offset]
         ).fetchall()
     indices = [row[0] for row in found]
     picked = table.take(pa.array(indices, type=pa.int64())) if indices else table.slice(0, 0)
