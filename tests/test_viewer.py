@@ -303,9 +303,7 @@ def test_page_add_filter_form_redirects_to_the_shareable_url(client, user, ready
         {"q": "row", "filter": "flag:eq:true", "filter_column": "score", "filter_op": "gt", "filter_value": "5"},
     )
     assert response.status_code == 302
-    assert response["Location"] == (
-        f"/datasets/{ready.pk}/?q=row&filter=flag%3Aeq%3Atrue&filter=score%3Agt%3A5#rows"
-    )
+    assert response["Location"] == (f"/datasets/{ready.pk}/?q=row&filter=flag%3Aeq%3Atrue&filter=score%3Agt%3A5#rows")
     response = client.get(f"/datasets/{ready.pk}/", {"filter_column": "score", "filter_op": "null", "filter_value": ""})
     assert response["Location"].endswith("?filter=score%3Anull#rows")
 
