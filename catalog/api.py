@@ -11,6 +11,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from catalog import browse, services
+from catalog.exports import responses as export_responses
+from catalog.exports import writers as export_writers
 from catalog.filters import DatasetFilter, DatasetPagination
 from catalog.models import Dataset
 from catalog.serializers import (
@@ -50,6 +52,15 @@ class RowsPage(serializers.Serializer):
     columns = serializers.ListField(child=serializers.CharField())
     indices = serializers.ListField(child=serializers.IntegerField(), help_text="Each row's number in the dataset.")
     rows = serializers.ListField(child=serializers.DictField(), help_text="Binary values: {binary: true, size: n}.")
+
+
+class ExportQuery(serializers.Serializer):
+    """?format=&shard= of the export endpoint (checked by catalog.exports.responses.parse)."""
+
+    format = serializers.ChoiceField(list(export_writers.FORMATS))
+    shard = serializers.IntegerField(
+        required=False, min_value=0, help_text="Which Parquet shard, when there are several."
+    )
 
 
 class Problem(serializers.Serializer):
@@ -178,6 +189,41 @@ class DatasetViewSet(
                 "rows": result.rows,
             }
         )
+
+    @extend_schema(
+        parameters=[ExportQuery],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (206, "application/octet-stream"): OpenApiTypes.BINARY,
+            300: OpenApiTypes.OBJECT,
+            400: OpenApiTypes.OBJECT,
+            409: Problem,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get", "head"],
+        # ?format= names the file format here, not one of DRF's renderers.
+        content_negotiation_class=export_responses.AnyFormatNegotiation,
+    )
+    def export(self, request, pk=None):
+        """Download a ready dataset as Parquet, JSON Lines or CSV, streamed.
+
+        Parquet is served with Content-Length, ETag and Range; a large dataset's Parquet comes in
+        shards (without `shard`, a 300 answer lists them). JSON Lines and CSV are streamed as they are
+        read, so their size is not known in advance.
+        """
+        dataset = self.get_object()
+        try:
+            fmt, shard = export_responses.parse(request.query_params)
+        except export_responses.BadExport as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
+        if not dataset.is_ready:
+            return conflict(f"This dataset is {dataset.get_status_display().lower()}; it can be exported once ready.")
+        try:
+            return export_responses.response_for(request, dataset, fmt, shard)
+        except export_responses.BadExport as exc:
+            raise ValidationError({exc.field: [exc.message]}) from None
 
 
 @extend_schema(parameters=[HubQuerySerializer], responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})

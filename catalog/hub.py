@@ -691,6 +691,23 @@ def _open_stream(url, headers, start, repo_id, sha):
             yield response, offset
 
 
+CARD_MAX_BYTES = 1024 * 1024
+
+
+def fetch_card(repo_id, sha, token=None):
+    """The README.md (dataset card) of the commit as text, or None if the repository has none."""
+    try:
+        with stream_file(repo_id, sha, "README.md", token=token) as (response, _offset):
+            data = b""
+            for chunk in iter_body(response, repo_id):
+                data += chunk
+                if len(data) > CARD_MAX_BYTES:
+                    break
+    except DatasetNotFound:
+        return None
+    return data[:CARD_MAX_BYTES].decode("utf-8", errors="replace")
+
+
 def iter_body(response, repo_id):
     """Body chunks as they arrive (not buffered to a fixed size), with network errors translated."""
     with translated_errors(repo_id):

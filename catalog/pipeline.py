@@ -17,6 +17,7 @@ from catalog import building, fetch, hub, progress, sampling, services, storage
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
 from catalog.runs import Run
+from catalog.viewer import card as viewer_card
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ def _download_and_build(run, reporter_factory):
     # Where the card declares no features, `datasets` may take them from another split's first file.
     features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
     run.check()
+    # The card of the same commit, kept beside the Arrow folder for the dataset page.
+    viewer_card.keep_card(dataset, sha)
     reporter = reporter_factory(dataset, run.run_id, already_done=fetch.bytes_on_disk(dataset.pk, plan.files), run=run)
     if dataset.max_samples:
         files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter)

@@ -7,6 +7,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from catalog import validators
+from catalog.hubapi.naming import hub_repo_id
 from catalog.models import Dataset
 
 
@@ -75,6 +76,9 @@ class DatasetSerializer(DatasetStateSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     revision = serializers.CharField(read_only=True)
     max_samples = serializers.IntegerField(read_only=True, allow_null=True)
+    hub_repo_id = serializers.SerializerMethodField(
+        help_text="Once ready: the id to pass to datasets.load_dataset with HF_ENDPOINT=<this server>/hub."
+    )
 
     class Meta(DatasetStateSerializer.Meta):
         fields = DatasetStateSerializer.Meta.fields + [
@@ -91,8 +95,12 @@ class DatasetSerializer(DatasetStateSerializer):
             "owner",
             "started_at",
             "finished_at",
+            "hub_repo_id",
         ]
         read_only_fields = fields
+
+    def get_hub_repo_id(self, dataset) -> str | None:
+        return hub_repo_id(dataset) if dataset.is_ready else None
 
 
 def serializer_field(form_field, default=empty):

@@ -6,6 +6,8 @@ DATA_DIR/datasets/<uuid>/
     arrow/                         the finished Arrow dataset (load_from_disk opens it)
     arrow.tmp-<run id>/            being written by that run; renamed to arrow/ only when complete
     build-cache-<run id>/          the `datasets` build cache of that run, removed after the build
+    README.md                      the dataset card of the pinned commit, when the repository has one
+    exports/parquet/               Parquet shards, written on the first Parquet export
     upload/                        a local file given to the import API
 """
 
@@ -40,6 +42,14 @@ def downloads_dir(dataset_id):
 
 def arrow_dir(dataset_id):
     return dataset_dir(dataset_id) / "arrow"
+
+
+def card_file(dataset_id):
+    return dataset_dir(dataset_id) / "README.md"
+
+
+def exports_dir(dataset_id):
+    return dataset_dir(dataset_id) / "exports"
 
 
 def upload_dir(dataset_id):

@@ -108,6 +108,7 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
         viewer_pages.charts(context["columns"])
         if dataset.is_ready:
             context.update(viewer_pages.rows_context(self.request, dataset, context["columns"]))
+            context.update(viewer_pages.use_context(self.request, dataset))
         return context
 
     def get(self, request, *args, **kwargs):

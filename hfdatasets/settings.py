@@ -59,6 +59,8 @@ HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60, minimum
 # A running download waits this long for an unreachable database (a restart) before it fails.
 HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300, minimum=0)
 HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600, minimum=1)
+# A Parquet export larger than this (in Arrow bytes) is split into shards of about this size.
+HFD_EXPORT_SHARD_BYTES = env_int("HFD_EXPORT_SHARD_BYTES", 512 * 1024**2, minimum=1)
 
 REDIS_URL = env_str("REDIS_URL") or None
 

@@ -8,5 +8,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
+    # A Hugging-Face-Hub-compatible endpoint: HF_ENDPOINT=<this server>/hub
+    path("hub/", include("catalog.hubapi.urls")),
     path("", include("catalog.urls")),
 ]

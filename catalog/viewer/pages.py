@@ -170,3 +170,51 @@ def filter_form_redirect(request):
     value = request.GET.get("filter_value", "")
     pairs.append(("filter", f"{column}:{op}" if op in params.NULL_TESTS else f"{column}:{op}:{value}"))
     return f"{request.path}?{urlencode(pairs)}#rows"
+
+
+def use_context(request, dataset):
+    """The dataset card and the "Use this dataset" snippets of a ready dataset."""
+    from catalog.exports import responses as export_responses
+    from catalog.exports import writers as export_writers
+    from catalog.hubapi.naming import hub_repo_id
+    from catalog.viewer.card import read_card
+
+    base = request.build_absolute_uri("/").rstrip("/")
+    repo = hub_repo_id(dataset)
+    split = dataset.split or "train"
+    exports = [{"format": fmt, "url": export_responses.export_url(dataset, fmt)} for fmt in export_writers.FORMATS]
+    parquet_url = base + export_responses.export_url(dataset, "parquet")
+    rows_url = base + reverse("api:dataset-rows", args=[dataset.pk])
+    snippets = [
+        (
+            "Python, from this server's Hub endpoint",
+            "hub",
+            f"# export HF_ENDPOINT={base}/hub HF_TOKEN=<your API token>\n"
+            f"from datasets import load_dataset\n\n"
+            f'ds = load_dataset("{repo}", split="{split}")',
+        ),
+        (
+            "Python, from the Parquet export",
+            "parquet",
+            "import io, os, requests\nimport pyarrow.parquet as pq\n\n"
+            f'response = requests.get("{parquet_url}",\n'
+            '                        headers={"Authorization": f"Bearer {os.environ[\'HFD_TOKEN\']}"})\n'
+            "table = pq.read_table(io.BytesIO(response.content))",
+        ),
+        (
+            "Python, on this server (load_from_disk)",
+            "disk",
+            f'from datasets import load_from_disk\n\nds = load_from_disk("{dataset.local_path}")',
+        ),
+        (
+            "curl, the rows API",
+            "curl",
+            f'curl -H "Authorization: Bearer $HFD_TOKEN" "{rows_url}?offset=0&limit=10"',
+        ),
+    ]
+    return {
+        "card": read_card(dataset),
+        "hub_repo_id": repo,
+        "exports": exports,
+        "snippets": [{"title": t, "key": k, "code": c} for t, k, c in snippets],
+    }
