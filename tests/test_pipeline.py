@@ -107,8 +107,9 @@ def test_full_download_builds_arrow_that_load_from_disk_opens(fake_hub):
     # Exactly the split's files were fetched, once each.
     assert data_bytes_served(fake_hub, repos.MULTI) == dataset.total_bytes
     assert fake_hub.bytes_served(repos.MULTI, repos.MULTI_FILES["default"]["test"][0]) == 0
-    # Only the Arrow folder stays: nothing half-written, and the source files are not kept twice.
-    assert [p.name for p in storage.dataset_dir(dataset.pk).iterdir()] == ["arrow"]
+    # Only the Arrow folder and the card stay: nothing half-written, and the source files are not kept twice.
+    assert sorted(p.name for p in storage.dataset_dir(dataset.pk).iterdir()) == ["README.md", "arrow"]
+    assert storage.card_file(dataset.pk).read_bytes() == fake_hub.standard_repos[repos.MULTI]["files"]["README.md"]
     assert dataset.size_on_disk == storage.folder_size(storage.arrow_dir(dataset.pk))
 
 
