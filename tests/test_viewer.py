@@ -291,6 +291,8 @@ def test_page_shows_the_view_in_the_url(client, user, ready):
     # Pages keep the view; the header links sort; the chip removes its filter.
     assert "page=2" in content and "filter=label%3Aeq%3Apos" in page.content.decode()
     assert 'data-sorted="desc"' in content
+    # Class labels are shown with their names.
+    assert '<span class="v-text">pos (1)</span>' in content
     assert 'href="?sort=id&amp;order=desc&amp;size=5#rows" aria-label="Remove filter label = pos"' in (
         page.content.decode()
     )

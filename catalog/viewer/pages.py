@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.urls import reverse
 
 from catalog import browse
-from catalog.viewer import params, query
+from catalog.viewer import params, query, source
 
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
@@ -39,6 +39,13 @@ class ViewRows:
         return list(zip(result.indices, result.rows))
 
 
+def shown(value, labels):
+    """A class label is shown with its name, as on the Hub: "pos (1)"."""
+    if labels and isinstance(value, int) and 0 <= value < len(labels):
+        return f"{labels[value]} ({value})"
+    return value
+
+
 def page_size(request_params):
     raw = (request_params.get("size") or "").strip()
     if not raw:
@@ -68,6 +75,7 @@ def rows_context(request, dataset, columns):
     first = (page.number - 1) * size
     rows_api = reverse("api:dataset-rows", args=[dataset.pk])
     types = {c["name"]: c.get("type") for c in columns}
+    labels = {name: source.class_names(feature) for name, feature in features.items() if source.class_names(feature)}
     headers = []
     for field in table.schema:
         sorted_here = view.sort == field.name
@@ -109,7 +117,7 @@ def rows_context(request, dataset, columns):
             {
                 "index": index,
                 "json_url": f"{rows_api}?offset={index}&limit=1",
-                "values": [row.get(column) for column in table.column_names],
+                "values": [shown(row.get(column), labels.get(column)) for column in table.column_names],
             }
             for index, row in page.object_list
         ],
