@@ -7,6 +7,7 @@ from django.urls import reverse
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from catalog.exports import ranged, writers
+from catalog.viewer.params import BadQuery
 
 
 class AnyFormatNegotiation(DefaultContentNegotiation):
@@ -17,11 +18,8 @@ class AnyFormatNegotiation(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class BadExport(ValueError):
-    def __init__(self, field_name, message):
-        super().__init__(message)
-        self.field = field_name
-        self.message = message
+# A bad export parameter is reported like a bad viewer parameter: a 400 naming it.
+BadExport = BadQuery
 
 
 def file_etag(path):

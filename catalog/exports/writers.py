@@ -2,8 +2,6 @@
 
 import base64
 import csv
-import datetime
-import decimal
 import fcntl
 import io
 import json
@@ -15,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 
-from catalog import storage
+from catalog import browse, storage
 from catalog.viewer import source
 
 FORMATS = ("parquet", "jsonl", "csv")
@@ -44,24 +42,16 @@ def batches(table, rows=10_000):
 
 
 def plain_value(value):
-    """A value from to_pylist() as JSON data: bytes in base64, dates ISO, NaN and infinities null."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+    """A value from to_pylist() as JSON data: bytes in base64, NaN and infinities null, the rest as the viewer has it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, dict):
         return {str(k): plain_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain_value(v) for v in value]
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return value.total_seconds()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    return str(value)
+    return browse.json_safe(value)
 
 
 def iter_jsonl(table):
