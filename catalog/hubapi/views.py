@@ -46,6 +46,7 @@ class HubView(APIView):
     """Authentication is the API's (DRF's configured classes); visibility is access.visible_datasets."""
 
     permission_classes = []  # checked per repository: an unknown and a hidden one look the same
+    schema = None  # the Hub's API, not ours: left out of /api/v1/schema/
     content_negotiation_class = AnyFormatNegotiation
 
     def handle_exception(self, exc):
