@@ -129,6 +129,9 @@ def test_jsonl_export_streams_every_row(api_client, ready):
     assert not response.has_header("Content-Length")
     lines = body(response).decode().splitlines()
     assert [json.loads(line) for line in lines] == [plain(r) for r in ROWS]
+    # HEAD says what a GET would send, without writing the rows.
+    head = api_client.head(url(ready, format="jsonl"))
+    assert head.status_code == 200 and head["Content-Type"] == response["Content-Type"] and body(head) == b""
 
 
 def test_csv_export_streams_every_row(api_client, ready):

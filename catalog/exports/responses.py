@@ -52,9 +52,8 @@ def response_for(request, dataset, fmt, shard):
     stem = writers.file_stem(dataset)
     if fmt in writers.STREAMS:
         # Rows go out batch by batch as they are read; the size is unknown until the end.
-        response = StreamingHttpResponse(
-            writers.STREAMS[fmt](writers.table_of(dataset)), content_type=writers.CONTENT_TYPES[fmt]
-        )
+        rows = [] if request.method == "HEAD" else writers.STREAMS[fmt](writers.table_of(dataset))
+        response = StreamingHttpResponse(rows, content_type=writers.CONTENT_TYPES[fmt])
         response["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
         return response
     files = writers.parquet_files(dataset)

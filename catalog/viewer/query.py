@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow as pa
 
 from catalog import browse, storage
-from catalog.models import Dataset
 from catalog.viewer import params, source
 
 SQL_OPERATORS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -37,7 +36,7 @@ def quote(name):
 
 def open_dataset(dataset):
     """(table, features) of a ready dataset; RowsUnavailable otherwise."""
-    if dataset.status != Dataset.Status.READY:
+    if not dataset.is_ready:
         raise browse.RowsUnavailable(
             f"This dataset is {dataset.get_status_display().lower()}; its rows can be browsed once it is ready."
         )
@@ -102,11 +101,16 @@ def run(table, view, offset, limit):
     if view.sort:
         direction = "DESC" if view.descending else "ASC"
         order = f" ORDER BY {quote(view.sort)} {direction} NULLS LAST, {quote(row_column)}"
-    with registered(table, row_column) as con:
-        matched = con.execute(f"SELECT count(*) FROM t{where}", args).fetchone()[0] if where else table.num_rows
-        found = con.execute(
-            f"SELECT {quote(row_column)} FROM t{where}{order} LIMIT ? OFFSET ?", [*args, limit, offset]
-        ).fetchall()
+    try:
+        with registered(table, row_column) as con:
+            matched = con.execute(f"SELECT count(*) FROM t{where}", args).fetchone()[0] if where else table.num_rows
+            found = con.execute(
+                f"SELECT {quote(row_column)} FROM t{where}{order} LIMIT ? OFFSET ?", [*args, limit, offset]
+            ).fetchall()
+    except duckdb.Error as exc:
+        # A value params.py accepted but DuckDB cannot compare (say, a time zone against a naive time).
+        field = "filter" if view.filters else "sort" if view.sort else "q"
+        raise params.BadQuery(field, f"This view cannot be computed: {exc}") from None
     indices = [row[0] for row in found]
     picked = table.take(pa.array(indices, type=pa.int64())) if indices else table.slice(0, 0)
     return Result(columns, table.num_rows, matched, indices, to_rows(picked))
