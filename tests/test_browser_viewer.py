@@ -206,3 +206,51 @@ def test_column_charts_and_filtering_by_a_bar(page, orm, user):
     bars.nth(2).click()
     page.wait_for_url(re.compile(r"filter=label%3Aeq%3A2"))
     assert row_ids(page) == expected(lambda r: r["label"] == 2)
+
+
+def download(fake_hub, repo_id):
+    from catalog import pipeline, services
+    from tests.fakehub import layouts
+
+    layouts.add_layout(fake_hub, repo_id)
+    dataset, _ = services.request_download(repo_id, split="train")
+    pipeline.run_download(dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.is_ready, dataset.error_message
+    return dataset
+
+
+def test_images_and_audio_in_a_filtered_sorted_view(page, orm, user, fake_hub):
+    images = orm(download, fake_hub, "layouts/image-classes")
+    log_in(page, user.username)
+    # The dogs only, last first: the thumbnails are of the rows shown, loaded from the Arrow files.
+    page.goto(f"/datasets/{images.pk}/?filter=label:eq:dog&sort=label&order=desc")
+    thumbnails = page.locator("table.rows-table img.v-image")
+    assert thumbnails.count() == 4
+    wait_until(
+        lambda: page.evaluate(
+            "() => [...document.querySelectorAll('img.v-image')].every(i => i.complete && i.naturalWidth > 0)"
+        ),
+        timeout=10,
+        message="thumbnails to load",
+    )
+    cells = page.locator("table.rows-table tbody tr td:nth-child(3)").all_inner_texts()
+    assert [" ".join(c.split()) for c in cells] == ["dog (1)"] * 4
+    sources = [thumbnails.nth(i).get_attribute("src") for i in range(4)]
+    assert sources == [f"/datasets/{images.pk}/media/?row={i}&column=image" for i in range(4, 8)]
+    screenshot(page, "viewer-3-images")
+
+    clips = orm(download, fake_hub, "layouts/audio-metadata")
+    page.goto(f"/datasets/{clips.pk}/?q=clip+3")
+    players = page.locator("table.rows-table audio.v-audio")
+    assert players.count() == 1
+    assert players.get_attribute("src") == f"/datasets/{clips.pk}/media/?row=3&column=audio"
+    duration = page.evaluate(
+        """() => new Promise(done => {
+          const a = document.querySelector('audio.v-audio');
+          a.addEventListener('loadedmetadata', () => done(a.duration));
+          a.addEventListener('error', () => done(-1));
+          a.load();
+        })"""
+    )
+    assert duration > 0

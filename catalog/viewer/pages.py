@@ -39,11 +39,24 @@ class ViewRows:
         return list(zip(result.indices, result.rows))
 
 
-def shown(value, labels):
-    """A class label is shown with its name, as on the Hub: "pos (1)"."""
-    if labels and isinstance(value, int) and 0 <= value < len(labels):
-        return f"{labels[value]} ({value})"
-    return value
+class Cells:
+    """How the page shows values: class labels with their names, images and audio from the media view."""
+
+    def __init__(self, dataset, features):
+        self.labels = {name: source.class_names(f) for name, f in features.items() if source.class_names(f)}
+        self.media = {name: source.media_kind(f) for name, f in features.items() if source.media_kind(f)}
+        self.media_url = reverse("dataset-media", args=[dataset.pk])
+
+    def shown(self, column, value, index):
+        labels = self.labels.get(column)
+        if labels and isinstance(value, int) and 0 <= value < len(labels):
+            return f"{labels[value]} ({value})"  # as on the Hub: "pos (1)"
+        if column in self.media and isinstance(value, dict) and browse.is_binary_marker(value.get("bytes")):
+            # Images and audio are shown from the media view, not as their bytes.
+            query = urlencode({"row": index, "column": column})
+            name = (value.get("path") or "").rsplit("/", 1)[-1]
+            return browse.MediaCell(self.media[column], f"{self.media_url}?{query}", name, value["bytes"]["size"])
+        return value
 
 
 def page_size(request_params):
@@ -75,7 +88,7 @@ def rows_context(request, dataset, columns):
     first = (page.number - 1) * size
     rows_api = reverse("api:dataset-rows", args=[dataset.pk])
     types = {c["name"]: c.get("type") for c in columns}
-    labels = {name: source.class_names(feature) for name, feature in features.items() if source.class_names(feature)}
+    cells = Cells(dataset, features)
     headers = []
     for field in table.schema:
         sorted_here = view.sort == field.name
@@ -117,7 +130,7 @@ def rows_context(request, dataset, columns):
             {
                 "index": index,
                 "json_url": f"{rows_api}?offset={index}&limit=1",
-                "values": [shown(row.get(column), labels.get(column)) for column in table.column_names],
+                "values": [cells.shown(column, row.get(column), index) for column in table.column_names],
             }
             for index, row in page.object_list
         ],

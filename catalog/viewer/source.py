@@ -101,6 +101,13 @@ def features(arrow_path):
     return found if isinstance(found, dict) else {}
 
 
+def media_kind(feature):
+    """ "image" or "audio" for a top-level Image or Audio feature, else None."""
+    if isinstance(feature, dict):
+        return {"Image": "image", "Audio": "audio"}.get(feature.get("_type"))
+    return None
+
+
 def class_names(feature):
     """The label names of a ClassLabel feature, else None."""
     if isinstance(feature, dict) and feature.get("_type") == "ClassLabel":
