@@ -185,12 +185,16 @@ def read_media(dataset, row, column):
     """
     import mimetypes
 
-    arrow = open_ready(dataset)
-    if column not in media_columns(arrow):
+    # The viewer's memory-mapped table, shared by the requests of one page's thumbnails: opening
+    # the dataset with `datasets` in each of several parallel requests races in its progress bars.
+    from catalog.viewer import query, source
+
+    table, features = query.open_dataset(dataset)
+    if source.media_kind(features.get(column)) is None:
         raise KeyError(column)
-    if not 0 <= row < arrow.num_rows:
+    if not 0 <= row < table.num_rows:
         raise IndexError(row)
-    value = arrow.with_format("arrow")[row : row + 1].column(column)[0].as_py()
+    value = table.column(column)[row].as_py()
     if not value or value.get("bytes") is None:
         raise KeyError(column)
     name = (value.get("path") or "").rsplit("/", 1)[-1]

@@ -106,8 +106,6 @@ def _download_and_build(run, reporter_factory):
     # Where the card declares no features, `datasets` may take them from another split's first file.
     features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
     run.check()
-    # The card of the same commit, kept beside the Arrow folder for the dataset page.
-    viewer_card.keep_card(dataset, sha)
     reporter = reporter_factory(dataset, run.run_id, already_done=fetch.bytes_on_disk(dataset.pk, plan.files), run=run)
     if dataset.max_samples:
         files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter)
@@ -115,6 +113,9 @@ def _download_and_build(run, reporter_factory):
         files = fetch.fetch_files(dataset.pk, dataset.repo_id, sha, plan.files, reporter)
     reporter.flush()
     run.check()
+    # The card of the same commit, kept beside the Arrow folder for the dataset page. Fetched
+    # after the data, so a stalled Hub is met (and reported) on the files that matter.
+    viewer_card.keep_card(dataset, sha)
     run.transition(Status.PROCESSING, downloaded_bytes=reporter.done)
     all_splits = None
     if plan.module in hub.FOLDER_MODULES:
