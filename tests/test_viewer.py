@@ -292,7 +292,7 @@ def test_page_shows_the_view_in_the_url(client, user, ready):
     assert "page=2" in content and "filter=label%3Aeq%3Apos" in page.content.decode()
     assert 'data-sorted="desc"' in content
     # Class labels are shown with their names.
-    assert '<span class="v-text">pos (1)</span>' in content
+    assert '<span class="v-number">1</span><span class="v-label">pos</span>' in content
     assert 'href="?sort=id&amp;order=desc&amp;size=5#rows" aria-label="Remove filter label = pos"' in (
         page.content.decode()
     )

@@ -50,7 +50,7 @@ class Cells:
     def shown(self, column, value, index):
         labels = self.labels.get(column)
         if labels and isinstance(value, int) and 0 <= value < len(labels):
-            return f"{labels[value]} ({value})"  # as on the Hub: "pos (1)"
+            return browse.LabelCell(value, labels[value])
         if column in self.media and isinstance(value, dict) and browse.is_binary_marker(value.get("bytes")):
             # Images and audio are shown from the media view, not as their bytes.
             query = urlencode({"row": index, "column": column})
