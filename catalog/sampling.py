@@ -54,7 +54,7 @@ def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
             target = _target(out_dir, planned)
             needed -= _first_tar_examples(plan, planned, target, max(needed, least), reporter, token)
             outputs.append(target)
-    elif plan.module == "parquet":
+    elif plan.module == "parquet" and not plan.builder_kwargs.get("filters"):
         outputs = _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir)
     else:
         needed, outputs = max_samples, []
@@ -108,12 +108,21 @@ def _target(out_dir, planned, reader=None):
     return target
 
 
+# Reading options under which rows are not one-per-record from the start of the file: files are
+# then fetched whole (a count of lines or records could stop short of N rows).
+# So are files in an encoding whose newline is not the byte "\n".
+_WHOLE_FILE_OPTIONS = {"field", "skiprows", "skipfooter", "nrows", "comment", "header", "filters"}
+
+
 def _reader_for(plan, path):
     inner = path.lower()
     if inner.endswith(COMPRESSIONS):
         inner = inner.rsplit(".", 1)[0]
     options = plan.builder_kwargs
-    if plan.module == "json" and inner.endswith((".jsonl", ".ndjson")) and not options.get("field"):
+    encoding = (options.get("encoding") or "utf-8").lower().replace("-", "").replace("_", "")
+    if _WHOLE_FILE_OPTIONS & set(options) or encoding not in ("utf8", "ascii", "latin1", "iso88591"):
+        return _whole_file
+    if plan.module == "json" and inner.endswith((".jsonl", ".ndjson")):
         return _first_json_lines
     if plan.module == "csv" and inner.endswith((".csv", ".tsv", ".txt")):
         return _first_csv_records

@@ -276,6 +276,13 @@ def compressed() -> dict[str, bytes]:
     }
 
 
+def csv_options() -> dict[str, bytes]:
+    """Reading options in the card: two lines to skip before the header, ';' as the separator."""
+    card = {"configs": [{"config_name": "default", "data_files": "data/*.csv", "skiprows": 2, "sep": ";"}]}
+    body = b"exported by a tool\nversion 3\n" + csv_bytes(rows(0, 9), sep=";")
+    return {"README.md": readme(card), "data/all.csv": body}
+
+
 def compressed_csv() -> dict[str, bytes]:
     import zstandard
 
@@ -395,6 +402,7 @@ LAYOUTS = {
     "layouts/json-variants": json_variants,
     "layouts/compressed": compressed,
     "layouts/compressed-csv": compressed_csv,
+    "layouts/csv-options": csv_options,
     "layouts/tsv": tsv,
     "layouts/text": text,
     "layouts/image-classes": image_classes,
@@ -436,6 +444,7 @@ CASES = [
     ("layouts/compressed", "zip", "train"),
     ("layouts/compressed", "xz", "train"),
     ("layouts/compressed-csv", "", "train"),
+    ("layouts/csv-options", "", "train"),
     ("layouts/image-classes", "", "train"),
     ("layouts/image-classes", "", "test"),
     ("layouts/image-metadata", "", "train"),
