@@ -584,3 +584,33 @@ def test_images_show_as_thumbnails_and_audio_as_players(app, browsing, orm, fake
     assert duration > 0
     screenshot(page, "11-audio-players")
     assert not browsing.errors, browsing.errors
+
+
+def test_the_download_form_marks_splits_it_cannot_build_and_offers_a_parquet_export(app, browsing, fake_hub, user):
+    from tests.fakehub import layouts
+
+    fake_hub.add_repo("layouts/xml", {"data/train.xml": b"<rows><row>1</row></rows>\n"})
+    layouts.add_script_repo(fake_hub)
+    page = browsing.new_page()
+    log_in(page, user.username)
+    page.goto("/datasets/new/")
+
+    # A split stored in a format hfdatasets cannot build is shown, with why, and cannot be chosen.
+    page.locator("#id_repo_id").press_sequentially("layouts/xml", delay=15)
+    page.locator("[data-hub-status][data-state=ok]").wait_for()
+    option = page.locator("select#id_split option").first
+    assert _text(option.inner_text()).endswith("— cannot be built")
+    assert option.is_disabled()
+    assert "stored as 'xml'" in option.get_attribute("title")
+    assert page.locator("[data-size-summary]").is_hidden()
+
+    # A loading-script repo: the form says so and switches to the Hub's parquet export.
+    page.locator("#id_repo_id").fill("")
+    page.locator("#id_repo_id").press_sequentially(layouts.SCRIPT_REPO, delay=15)
+    page.locator("[data-hub-status][data-state=warning]").wait_for()
+    status = _text(page.locator("[data-hub-status]").inner_text())
+    assert "loading script (old-style.py)" in status and "Showing its parquet export" in status
+    assert page.locator("#id_revision").input_value() == "refs/convert/parquet"
+    assert page.locator("select#id_subset option").all_inner_texts() == ["fancy", "plain"]
+    screenshot(page, "12-download-form-parquet-export", full_page=False)
+    assert not browsing.errors, browsing.errors

@@ -24,6 +24,8 @@
   var textInputs = { subset: form.elements.namedItem("subset"), split: form.elements.namedItem("split") };
   var info = null;
   var lastKey = null;
+  // Said once with the lookup it is for (a script-only repo switched to its parquet export).
+  var notice = null;
   var controller = null;
   var debounce = null;
 
@@ -182,9 +184,12 @@
         // A loading-script repo: offer the Hub's parquet export, or say there is none.
         var exported = result.data.parquet_export;
         if (exported && rev !== exported.revision) {
+          notice = {
+            key: id + "@" + exported.revision,
+            text: result.data.message + " Showing its parquet export (" + exported.revision + ")."
+          };
           revision.value = exported.revision;
           lookup();
-          showStatus("warning", result.data.message + " Showing its parquet export (" + exported.revision + ").");
           return;
         }
         downgrade();
@@ -195,8 +200,11 @@
         info = result.data;
         upgrade();
         var configs = info.configs.length;
-        showStatus("ok", "Found " + info.repo_id + (info.private ? " (private)" : "") + " at commit " +
-          String(info.sha || "").slice(0, 10) + ": " + configs + " subset" + (configs === 1 ? "" : "s") + ".");
+        var found = "Found " + info.repo_id + (info.private ? " (private)" : "") + " at commit " +
+          String(info.sha || "").slice(0, 10) + ": " + configs + " subset" + (configs === 1 ? "" : "s") + ".";
+        var said = notice && notice.key === key ? notice.text + " " : "";
+        notice = null;
+        showStatus(said ? "warning" : "ok", said + found);
         return;
       }
       downgrade();
