@@ -9,16 +9,11 @@ class CatalogConfig(AppConfig):
     def ready(self):
         from django_q.signals import post_spawn
 
-        post_spawn.connect(recover_on_worker_start, dispatch_uid="catalog.recover_on_worker_start")
+        post_spawn.connect(on_worker_start, dispatch_uid="catalog.on_worker_start")
 
 
-def recover_on_worker_start(sender, proc_name, **kwargs):
-    """A worker that starts picks up downloads whose worker died (the queue may have lost them)."""
-    import logging
+def on_worker_start(sender, proc_name, **kwargs):
+    """A django-q2 worker process starts: SIGTERM hands its running download back (catalog.runs)."""
+    from catalog import runs
 
-    from catalog import services
-
-    try:
-        services.recover_stale()
-    except Exception:  # Never keep a worker from starting; the minutely schedule tries again.
-        logging.getLogger(__name__).exception("Recovery pass at worker start failed")
+    runs.install_shutdown_handler()

@@ -80,6 +80,12 @@ class Dataset(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Which run owns the record now; a run that lost it stops writing.
     run_id = models.CharField(max_length=64, blank=True, editable=False)
+    # The one queued task allowed to run this record (see catalog.taskqueue): a task with another
+    # token is dropped, so a record re-queued after its task was lost never runs twice.
+    task_token = models.CharField(max_length=32, blank=True, editable=False)
+    # The worker process holding that task ("" while it waits in the broker), or running the record.
+    task_holder = models.CharField(max_length=200, blank=True, editable=False)
+    queued_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -144,3 +150,20 @@ class Dataset(models.Model):
         if not self.total_bytes:
             return 0.0
         return round(min(100.0, 100.0 * self.downloaded_bytes / self.total_bytes), 1)
+
+
+class Worker(models.Model):
+    """A live worker process (a task cluster's queue reader), stamped every few seconds.
+
+    The recovery pass tells a task lost with a dead worker from one still held by a live one;
+    /healthz counts the workers whose heartbeat is fresh.
+    """
+
+    identity = models.CharField(max_length=200, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.identity

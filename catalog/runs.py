@@ -17,6 +17,8 @@ database answers again, for at most HFD_DATABASE_OUTAGE_SECONDS.
 """
 
 import logging
+import os
+import signal
 import threading
 import time
 import weakref
@@ -47,6 +49,36 @@ def shut_down():
         runs = list(_live_runs)
     for run in runs:
         run.stopped.set()
+
+
+def install_shutdown_handler():
+    """In a worker process: on SIGTERM, hand running downloads back and exit within seconds.
+
+    The process exits once its runs have handed their records back (or after SHUTDOWN_GRACE).
+    """
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+SHUTDOWN_GRACE = 8.0
+
+
+def _on_sigterm(signum, frame):
+    if shutting_down.is_set():
+        return
+    shut_down()
+    threading.Thread(target=_exit_when_handed_back, daemon=True, name="shutdown").start()
+
+
+def _exit_when_handed_back():
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    while time.monotonic() < deadline:
+        with _live_runs_lock:
+            if not _live_runs:
+                break
+        time.sleep(0.05)
+    logging.shutdown()
+    # Not sys.exit: fetch threads stuck in a stalled read would keep the process alive until their timeout.
+    os._exit(0)
 
 
 class Run:

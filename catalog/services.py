@@ -136,13 +136,33 @@ def request_download(
 def queue_task(dataset):
     """Queue the dataset's work once the surrounding transaction commits.
 
+    The record gets a new task token first: only the task carrying it may run the record, so a
+    task that was re-queued after being lost can never run next to the original (see catalog.taskqueue).
     Queueing before the commit would let a fast worker look for a row it cannot see yet.
     """
-    from django_q.tasks import async_task
-
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    Dataset.objects.filter(pk=dataset.pk).update(task_token=token, task_holder="", queued_at=now)
+    dataset.task_token, dataset.task_holder, dataset.queued_at = token, "", now
     func = DOWNLOAD_TASK if dataset.source == Dataset.Source.HUGGINGFACE else PROCESS_LOCAL_TASK
     dataset_id = str(dataset.pk)
-    transaction.on_commit(lambda: async_task(func, dataset_id, task_name=f"dataset-{dataset_id}"))
+    transaction.on_commit(lambda: send_task(func, dataset_id, token))
+
+
+def send_task(func, dataset_id, token):
+    """Hand a task to the broker. If the broker is down the record stays pending with its token,
+    and the recovery pass (catalog.taskqueue) sends it again once the broker is back."""
+    from django_q.tasks import async_task
+
+    try:
+        async_task(func, dataset_id, token, task_name=f"dataset-{dataset_id}")
+    except Exception as exc:
+        logger.warning(
+            "Task for dataset %s not queued (%s: %s); it is sent when the queue is back",
+            dataset_id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 def transition(dataset, new_status, only_run=None, **fields):
@@ -226,20 +246,27 @@ RUNNING_STATUSES = Dataset.RUNNING_STATUSES
 def claim(dataset_id, start_status=Status.DOWNLOADING, task_token=None):
     """Take a dataset for one run, or return None if it is not ours to run.
 
-    Claimable: pending, or downloading/processing with a stale heartbeat (its worker died).
+    With task_token (a queued task), only a pending record whose current token it is. Without
+    one (a run in the foreground), a pending record or one whose run's heartbeat is stale.
     The conditional UPDATE makes the claim atomic: two workers never run the same dataset.
     """
+    from catalog import workers
+
     run_id = uuid.uuid4().hex
     now = timezone.now()
-    claimable = Q(status=Status.PENDING) | (
-        Q(status__in=RUNNING_STATUSES) & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
-    )
+    if task_token:
+        claimable = Q(status=Status.PENDING, task_token=task_token)
+    else:
+        claimable = Q(status=Status.PENDING) | (
+            Q(status__in=RUNNING_STATUSES) & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+        )
     updated = (
         Dataset.objects.filter(pk=dataset_id)
         .filter(claimable)
         .update(
             status=start_status,
             run_id=run_id,
+            task_holder=workers.identity(),
             heartbeat_at=now,
             updated_at=now,
             started_at=Coalesce("started_at", now),
@@ -299,36 +326,82 @@ def fail(dataset, message, run_id=None):
     logger.info("Dataset %s (%s) failed: %s", dataset.pk, dataset.name, message)
 
 
-def recover_stale():
-    """Re-queue datasets whose worker died (stale heartbeat) or whose queued task was lost.
+# --- Recovery: the database is the truth, the queue only transport ---------------------------
 
-    Runs when a worker starts and every minute. A stale run goes back to pending, so it is
-    queued once; queueing twice would still be harmless, as claim() lets only one run through.
-    """
-    requeued = []
-    stale = Dataset.objects.filter(
-        Q(status__in=RUNNING_STATUSES) & (Q(heartbeat_at__lt=stale_before()) | Q(heartbeat_at__isnull=True))
+# A task is sent to the broker right after its record commits; give that this long before
+# looking for it in the broker.
+QUEUE_GRACE_SECONDS = 5
+
+
+def accept_task(dataset_id, task_token, holder):
+    """A worker took this task from the broker: note who holds it. False if the task is stale
+    (the record was re-queued with another token, finished, or deleted) and must be dropped."""
+    return bool(
+        Dataset.objects.filter(pk=dataset_id, status=Status.PENDING, task_token=task_token).update(task_holder=holder)
     )
-    for dataset in stale:
-        with transaction.atomic():
-            try:
-                transition(dataset, Status.PENDING, only_run=dataset.run_id, heartbeat_at=None)
-            except TransitionNotAllowed:
-                continue  # It moved on meanwhile.
-            queue_task(dataset)
+
+
+def recover_lost(broker_tokens, sure_of_the_clock):
+    """Re-queue every active dataset whose task or run was lost. Returns their ids.
+
+    Run every few seconds by each worker (catalog.taskqueue.Monitor). Lost means:
+    - pending, held by a worker process that is gone (it took the task from the broker and died);
+    - pending, held by nobody, not in the broker (`broker_tokens`, None if it could not be read)
+      and queued more than a few seconds ago: the broker lost it or was down when it was sent;
+    - downloading or processing, run by a process that is gone, or whose heartbeat is older than
+      HFD_HEARTBEAT_STALE_SECONDS (a hung worker).
+    Each is re-queued with a new token in one conditional UPDATE, so it is queued once, and
+    the old task (should it still exist somewhere) is dropped when it is taken.
+    """
+    from catalog import workers
+    from catalog.models import Worker
+
+    beats = dict(Worker.objects.values_list("identity", "beat_at"))
+    grace_before = timezone.now() - timedelta(seconds=QUEUE_GRACE_SECONDS)
+    requeued = []
+    for dataset in Dataset.objects.filter(status__in=Dataset.ACTIVE_STATUSES).defer("features", "column_stats"):
+        if dataset.status == Status.PENDING:
+            if dataset.task_holder:
+                lost = workers.is_dead(dataset.task_holder, beats.get(dataset.task_holder), sure_of_the_clock)
+            else:
+                waiting_since = dataset.queued_at or dataset.updated_at
+                lost = (
+                    broker_tokens is not None
+                    and dataset.task_token not in broker_tokens
+                    and waiting_since < grace_before
+                )
+        else:
+            lost = (
+                dataset.heartbeat_at is None
+                or dataset.heartbeat_at < stale_before()
+                or workers.is_dead(dataset.task_holder, dataset.heartbeat_at, sure_of_the_clock)
+            )
+        if lost and requeue(dataset):
             requeued.append(dataset.pk)
-    # A pending record untouched for long: its task may have been lost with a worker (Redis broker).
-    lost_before = timezone.now() - timedelta(seconds=5 * settings.HFD_HEARTBEAT_STALE_SECONDS)
-    for dataset in Dataset.objects.filter(status=Status.PENDING, updated_at__lt=lost_before):
-        with transaction.atomic():
-            if Dataset.objects.filter(pk=dataset.pk, status=Status.PENDING, updated_at=dataset.updated_at).update(
-                updated_at=timezone.now()
-            ):
-                queue_task(dataset)
-                requeued.append(dataset.pk)
     if requeued:
         logger.info("Re-queued %d dataset(s) whose worker or task was lost: %s", len(requeued), requeued)
     return requeued
+
+
+def requeue(dataset):
+    """Put a dataset whose task or run was lost back in the queue, unless it changed meanwhile."""
+    now = timezone.now()
+    with transaction.atomic():
+        unchanged = Dataset.objects.filter(
+            pk=dataset.pk,
+            status=dataset.status,
+            task_token=dataset.task_token,
+            task_holder=dataset.task_holder,
+            run_id=dataset.run_id,
+        )
+        if not unchanged.update(status=Status.PENDING, heartbeat_at=None, updated_at=now):
+            return False
+        was = dataset.status
+        dataset.status, dataset.heartbeat_at, dataset.updated_at = Status.PENDING, None, now
+        queue_task(dataset)
+    if was != Status.PENDING:
+        progress.announce_status(dataset)
+    return True
 
 
 # --- Local imports ------------------------------------------------------------------------

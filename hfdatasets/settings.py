@@ -56,6 +56,10 @@ HFD_RETRY_BACKOFF = env_float("HFD_RETRY_BACKOFF", 1.0, minimum=0)
 HFD_HTTP_TIMEOUT = env_float("HFD_HTTP_TIMEOUT", 30.0, minimum=0.1)
 HFD_PROGRESS_INTERVAL = env_float("HFD_PROGRESS_INTERVAL", 0.3, minimum=0)
 HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60, minimum=1)
+# A worker process on another machine whose heartbeat is older than this is taken to be gone
+# (on the same machine a dead process is seen at once); the recovery pass runs this often.
+HFD_WORKER_LOST_SECONDS = env_int("HFD_WORKER_LOST_SECONDS", 10, minimum=1)
+HFD_RECOVERY_INTERVAL = env_float("HFD_RECOVERY_INTERVAL", 2.0, minimum=0.1)
 # A running download waits this long for an unreachable database (a restart) before it fails.
 HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300, minimum=0)
 HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600, minimum=1)
@@ -79,8 +83,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
-    "django_q",
+    # Before django_q: its `qcluster` command is replaced by catalog's (stops within seconds).
     "catalog",
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -220,11 +225,14 @@ Q_CLUSTER = {
     "save_limit": 500,
     "label": "Tasks",
 }
+# Our brokers note which worker holds each task, so a lost task is told from a waiting one.
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
+    Q_CLUSTER["broker_class"] = "catalog.taskqueue.RedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.2
+    Q_CLUSTER["broker_class"] = "catalog.taskqueue.OrmBroker"
 
 if REDIS_URL:
     CHANNEL_LAYERS = {

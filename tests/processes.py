@@ -104,6 +104,33 @@ class ManagedProcess:
                 self.kill()
         self._log.close()
 
+    def terminate_group(self):
+        """SIGTERM to every process of the group, as `docker stop` of a shell, systemd or run.sh's trap do."""
+        self._signal(signal.SIGTERM)
+
+    def group_gone(self):
+        """True once no process of this child's process group is left (zombies reaped)."""
+        self.popen.poll()
+        try:
+            os.killpg(self.popen.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    def survivors(self):
+        """'pid state command' of each process still in this child's group (for failure messages)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                fields = stat.rsplit(")", 1)[1].split()
+                if entry.isdigit() and int(fields[2]) == self.popen.pid:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80]
+                    found.append(f"{entry} {fields[0]} {cmdline}")
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
     def _signal(self, sig):
         try:
             os.killpg(self.popen.pid, sig)

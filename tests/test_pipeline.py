@@ -395,23 +395,3 @@ def test_a_stale_run_is_taken_over(fake_hub, settings):
     # The old run lost the record: it can no longer write to it.
     with pytest.raises(progress.DownloadStopped):
         services.save_run_fields(old, old.run_id, downloaded_bytes=1)
-
-
-def test_recovery_requeues_stale_downloads(fake_hub):
-    from django.utils import timezone
-    from django_q.brokers import get_broker
-
-    broker = get_broker()
-    broker.purge_queue()
-
-    dataset = start(repos.JSONL)
-    services.claim(dataset.pk)
-    Dataset.objects.filter(pk=dataset.pk).update(heartbeat_at=timezone.now().replace(year=2000))
-    fresh = start(repos.CSV)
-    services.claim(fresh.pk)
-    queued_before = broker.queue_size()
-    assert services.recover_stale() == [dataset.pk]
-    assert broker.queue_size() == queued_before + 1
-    # Queued once: the next pass does not queue it again while it waits.
-    assert services.recover_stale() == []
-    broker.purge_queue()

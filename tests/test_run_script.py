@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import signal
 import socket
 import urllib.request
 
@@ -46,6 +47,12 @@ def test_run_script_serves_the_app_and_a_download_completes(fake_hub, tmp_path):
         assert final["status"] == "ready", final["error_message"]
         assert final["total_samples"] == repos.ROWS[repos.JSONL]["default"]["test"]
         assert (tmp_path / "data" / "db.sqlite3").exists()
+        # SIGTERM to run.sh (what a terminal's Ctrl-C, systemd or a supervisor sends) stops web and worker.
+        app.popen.send_signal(signal.SIGTERM)
+        try:
+            wait_until(app.group_gone, timeout=10, message="run.sh and everything it started to exit")
+        except AssertionError:
+            raise AssertionError(f"Still running 10 s after SIGTERM: {app.survivors()}") from None
     finally:
         app.stop()
     assert app.popen.returncode is not None
