@@ -15,6 +15,7 @@ right away, so a restarted or surviving cluster picks up lost work within second
 """
 
 import logging
+import multiprocessing
 import os
 import threading
 import time
@@ -100,6 +101,9 @@ class Monitor(threading.Thread):
 
     @classmethod
     def ensure_running(cls, broker):
+        # Only in a cluster's queue reader (a child process), not in a script or test reading the queue.
+        if multiprocessing.current_process().name == "MainProcess":
+            return
         if cls._running_in_pid != os.getpid():
             cls._running_in_pid = os.getpid()
             cls(broker).start()

@@ -51,7 +51,8 @@ def test_download_creates_pending_record_and_queues_after_commit(
     for callback in callbacks:
         callback()
     tasks = queued_tasks(broker)
-    assert [(t["func"], t["args"]) for t in tasks] == [("catalog.tasks.download_dataset", (body["id"],))]
+    token = Dataset.objects.get(pk=body["id"]).task_token
+    assert [(t["func"], t["args"]) for t in tasks] == [("catalog.tasks.download_dataset", (body["id"], token))]
 
 
 def test_identical_request_returns_existing_record(api_client, broker, django_capture_on_commit_callbacks):
