@@ -7,7 +7,7 @@ with JavaScript the same buttons call the REST API and update the page in place.
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db.models import Count
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat, pluralize
 from django.urls import reverse
@@ -17,7 +17,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from catalog import browse, filters, services, storage, usage
+from catalog import browse, filters, health, services, storage, usage
 from catalog.forms import DownloadForm, ImportForm
 from catalog.models import Dataset
 from catalog.viewer import pages as viewer_pages
@@ -268,3 +268,11 @@ def safe_next(request, default):
     ):
         return target
     return default
+
+
+def healthz(request):
+    """GET /healthz, no login: database, broker, workers, disk, downloads as JSON; 200 or 503."""
+    healthy, body = health.report()
+    response = JsonResponse(body, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

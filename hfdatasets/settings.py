@@ -60,6 +60,8 @@ HFD_HEARTBEAT_STALE_SECONDS = env_int("HFD_HEARTBEAT_STALE_SECONDS", 60, minimum
 # (on the same machine a dead process is seen at once); the recovery pass runs this often.
 HFD_WORKER_LOST_SECONDS = env_int("HFD_WORKER_LOST_SECONDS", 10, minimum=1)
 HFD_RECOVERY_INTERVAL = env_float("HFD_RECOVERY_INTERVAL", 2.0, minimum=0.1)
+# /healthz reports the disk unhealthy below this many free bytes in HFD_DATA_DIR.
+HFD_MIN_FREE_BYTES = env_int("HFD_MIN_FREE_BYTES", 1024**3, minimum=0)
 # A running download waits this long for an unreachable database (a restart) before it fails.
 HFD_DATABASE_OUTAGE_SECONDS = env_int("HFD_DATABASE_OUTAGE_SECONDS", 300, minimum=0)
 HFD_TASK_TIMEOUT = env_int("HFD_TASK_TIMEOUT", 6 * 3600, minimum=1)
@@ -111,6 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "catalog.context_processors.health_banner",
             ],
         },
     },

@@ -71,7 +71,7 @@
   function retryLater() {
     var delay = Math.min(30000, 1000 * Math.pow(2, attempt)) * (0.8 + Math.random() * 0.4);
     attempt += 1;
-    setState("connecting", "reconnecting in " + Math.round(delay / 1000) + " s");
+    setState("connecting", "live updates paused, reconnecting in " + Math.round(delay / 1000) + " s");
     timer = setTimeout(connect, delay);
   }
 
