@@ -55,11 +55,14 @@ def _run(run, work):
             work()
         except DownloadStopped:
             _stopped(run)
-        except (hub.HubError, ProcessingError) as exc:
+        except (hub.HubError, ProcessingError, storage.NotEnoughSpace) as exc:
             run.fail(str(exc))
         except Exception as exc:
-            logger.exception("Dataset %s failed", dataset.pk)
-            run.fail(f"Unexpected error while processing: {exc.__class__.__name__}: {exc}")
+            if storage.is_disk_full(exc):
+                _disk_full(run)
+            else:
+                logger.exception("Dataset %s failed", dataset.pk)
+                run.fail(f"Unexpected error while processing: {exc.__class__.__name__}: {exc}")
     final = Dataset.objects.filter(pk=dataset.pk).values("status", "downloaded_bytes", "total_samples").first()
     if final and final["status"] == Status.READY:
         logger.info(
@@ -87,6 +90,19 @@ def _stopped(run):
     logger.info("Download of %s stopped: cancelled, deleted or taken over.", dataset.pk)
 
 
+def _disk_full(run):
+    """The disk filled up during some step: keep the partial downloads (a retry resumes them),
+    remove what cannot be resumed, and say how much space the rest needs."""
+    storage.remove_unresumable(run.dataset.pk)
+    run.fail(str(storage.NotEnoughSpace(run.space_needed, storage.free_space())))
+
+
+def _check_space(run, source_bytes, already_on_disk=0):
+    """Before fetching or building: refuse at once if the disk cannot hold what this run will write."""
+    run.space_needed = storage.space_needed(source_bytes, already_on_disk)
+    storage.ensure_space(run.space_needed)
+
+
 def _download_and_build(run, reporter_factory):
     dataset = run.dataset
     # A resumed run keeps the commit it started with, so the files on disk still belong to it.
@@ -103,10 +119,14 @@ def _download_and_build(run, reporter_factory):
         run.save(resolved_revision=sha, resolved_subset=plan.subset, request_key=key, total_bytes=plan.total_bytes)
     except IntegrityError:
         raise ProcessingError(services.already_there(key)) from None
+    on_disk = fetch.bytes_on_disk(dataset.pk, plan.files)
+    # A capped download's plan is the whole split, far more than it fetches: the build checks it.
+    if not dataset.max_samples:
+        _check_space(run, plan.total_bytes, on_disk)
     # Where the card declares no features, `datasets` may take them from another split's first file.
     features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
     run.check()
-    reporter = reporter_factory(dataset, run.run_id, already_done=fetch.bytes_on_disk(dataset.pk, plan.files), run=run)
+    reporter = reporter_factory(dataset, run.run_id, already_done=on_disk, run=run)
     if dataset.max_samples:
         files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter)
     else:
@@ -144,6 +164,10 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
     from catalog.viewer import stats as viewer_stats
 
     dataset = run.dataset
+    if dataset.max_samples or dataset.source == Dataset.Source.LOCAL:
+        # The source files are on disk now; only the build's own writes are still to come.
+        source_bytes = sum(Path(p).stat().st_size for p in files)
+        _check_space(run, source_bytes, already_on_disk=source_bytes)
     final = storage.arrow_dir(dataset.pk)
     temp = run.temp_dir(final)
     cache = storage.build_cache_dir(dataset.pk, run.run_id)

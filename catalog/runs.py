@@ -87,6 +87,8 @@ class Run:
     def __init__(self, dataset):
         self.dataset = dataset
         self.run_id = dataset.run_id
+        # Free bytes the rest of this run needs (set once it knows its files), for a full-disk message.
+        self.space_needed = 0
         self.stopped = threading.Event()
         self._finished = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, daemon=True, name=f"heartbeat-{dataset.pk}")

@@ -427,6 +427,24 @@ def import_format(filename, field):
     return IMPORT_FORMATS[suffix]
 
 
+def save_upload(uploaded_file, target, dataset_id):
+    """Write an uploaded file into the dataset's folder; on any failure leave no file behind."""
+    try:
+        storage.ensure_space(storage.space_needed(uploaded_file.size))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
+    except storage.NotEnoughSpace as exc:
+        raise ImportRefused(str(exc), "file") from None
+    except BaseException as exc:
+        storage.remove_dataset_files(dataset_id)
+        if storage.is_disk_full(exc):
+            needed = max(storage.space_needed(uploaded_file.size), uploaded_file.size)
+            raise ImportRefused(str(storage.NotEnoughSpace(needed, storage.free_space())), "file") from None
+        raise
+
+
 def import_local(*, name="", uploaded_file=None, path=None, owner=None):
     """Create a local dataset from an uploaded file or a file under HFD_IMPORT_ROOTS, and queue it."""
     if bool(uploaded_file) == bool(path):
@@ -438,10 +456,7 @@ def import_local(*, name="", uploaded_file=None, path=None, owner=None):
         filename = get_valid_filename(Path(uploaded_file.name).name)
         dataset_id = uuid.uuid4()
         target = storage.safe_join(storage.upload_dir(dataset_id), filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "wb") as out:
-            for chunk in uploaded_file.chunks():
-                out.write(chunk)
+        save_upload(uploaded_file, target, dataset_id)
         source, label = target, filename
     else:
         file_format = import_format(path, "path")
