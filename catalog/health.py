@@ -47,9 +47,7 @@ def check_disk():
 def stalled_downloads():
     """Running downloads whose run stopped stamping its heartbeat (its worker hangs or is gone)."""
     before = timezone.now() - timedelta(seconds=STALLED_AFTER_SECONDS)
-    return Dataset.objects.filter(status__in=[Dataset.Status.DOWNLOADING, Dataset.Status.PROCESSING]).filter(
-        heartbeat_at__lt=before
-    )
+    return Dataset.objects.filter(status__in=Dataset.RUNNING_STATUSES).filter(heartbeat_at__lt=before)
 
 
 def check_downloads():
