@@ -150,3 +150,78 @@ def start_daphne(tmp_path, port, **env):
         subprocess_env(**env),
         Path(tmp_path) / "daphne.log",
     )
+
+
+def start_redis(tmp_path, port=None):
+    """A throwaway redis-server on a free loopback port (never the machine's shared one)."""
+    port = port or free_port()
+    server = ManagedProcess(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        dict(os.environ),
+        Path(tmp_path) / f"redis-{port}.log",
+    )
+    server.port = port
+    wait_until(lambda: _answers_ping(port), timeout=20, message="the throwaway redis-server")
+    return server
+
+
+def _answers_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temp folder, pg_ctl on a free port).
+
+    It can be stopped and started again to test an outage; the machine's shared server is never touched.
+    """
+
+    BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self):
+        import shutil
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="hfd-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        shutil.chown(self.root, "postgres")
+        self._as_postgres(["initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres"])
+        self.start()
+
+    def _as_postgres(self, args):
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.BIN / args[0]), *args[1:]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def url(self, name):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def start(self):
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_postgres(["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"])
+
+    def stop(self):
+        self._as_postgres(["pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"])
+
+    def create_database(self, name):
+        import psycopg
+
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+    def destroy(self):
+        import shutil
+
+        try:
+            self.stop()
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.root, ignore_errors=True)
