@@ -11,14 +11,20 @@ older than the snapshot. Clients that care can ignore a state whose updated_at i
 one they show.
 """
 
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from catalog import live, progress
 from catalog.models import Dataset
 
+logger = logging.getLogger(__name__)
+
 # Close code sent when ws/datasets/<uuid>/ names no dataset (4000-4999 are the application's).
 CLOSE_NOT_FOUND = 4404
+# Close code sent while the channel layer (Redis) is unreachable: live updates are paused.
+CLOSE_LIVE_PAUSED = 4503
 
 
 def _states(queryset):
@@ -30,12 +36,23 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     listening = False
 
     async def subscribe(self, *groups):
-        """Join groups (left again automatically on disconnect) and start the embedded relay."""
+        """Join groups (left again automatically on disconnect) and start the embedded relay.
+
+        False if the channel layer (Redis) is unreachable: the socket is then accepted and closed
+        with CLOSE_LIVE_PAUSED, so the page says live updates are paused and tries again later.
+        """
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except Exception as exc:
+            logger.warning("Live updates paused: the channel layer is unreachable (%s: %s)", type(exc).__name__, exc)
+            await self.accept()
+            await self.close(code=CLOSE_LIVE_PAUSED)
+            return False
         self.groups = list(groups)
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
         await live.start_listening(self)
         self.listening = True
+        return True
 
     async def disconnect(self, code):
         if self.listening:
@@ -58,7 +75,8 @@ class DatasetListConsumer(_LiveConsumer):
         if not self.scope["user"].is_authenticated:
             await self.close()
             return
-        await self.subscribe(live.ALL_DATASETS_GROUP)
+        if not await self.subscribe(live.ALL_DATASETS_GROUP):
+            return
         await self.accept()
         for state in await database_sync_to_async(_states)(Dataset.objects.all()):
             await self.send_json({"event": "snapshot", "dataset": state})
@@ -77,7 +95,8 @@ class DatasetConsumer(_LiveConsumer):
             await self.close()
             return
         dataset_id = self.scope["url_route"]["kwargs"]["dataset_id"]
-        await self.subscribe(live.dataset_group(dataset_id))
+        if not await self.subscribe(live.dataset_group(dataset_id)):
+            return
         await self.accept()
         states = await database_sync_to_async(_states)(Dataset.objects.filter(pk=dataset_id))
         if not states:

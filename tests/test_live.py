@@ -20,7 +20,7 @@ from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 from django.test import Client
 
-from catalog import live, progress, services
+from catalog import consumers, live, progress, services
 from catalog.models import Dataset
 from hfdatasets.asgi import application
 from tests.processes import free_port
@@ -445,3 +445,16 @@ def test_redis_tests_skip_outside_ci_and_fail_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI"):
         require_redis(nobody)
+
+
+def test_with_redis_unreachable_a_socket_is_closed_saying_live_updates_are_paused(settings, session_headers):
+    settings.CHANNEL_LAYERS = redis_layers([f"redis://127.0.0.1:{free_port()}/0"])
+
+    async def body():
+        communicator = WebsocketCommunicator(application, "/ws/datasets/", headers=session_headers)
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        closed = await communicator.receive_output(timeout=10)
+        assert closed == {"type": "websocket.close", "code": consumers.CLOSE_LIVE_PAUSED}
+
+    run(body)
