@@ -76,3 +76,14 @@ def redis_url():
     """The URL of a Redis that answers (else the test is skipped, or fails under CI)."""
     require_redis()
     return TEST_REDIS_URL
+
+
+@pytest.fixture
+def broker():
+    """The task queue's broker, empty before and after the test."""
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()

@@ -2,7 +2,6 @@ import uuid
 
 import pytest
 from django.core.management import call_command
-from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from rest_framework.test import APIClient
 
@@ -12,14 +11,6 @@ from tests.fakehub import repos
 from tests.processes import free_port
 
 DOWNLOAD_URL = "/api/v1/datasets/download/"
-
-
-@pytest.fixture
-def broker():
-    broker = get_broker()
-    broker.purge_queue()
-    yield broker
-    broker.purge_queue()
 
 
 def queued_tasks(broker):

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
 from catalog import pipeline, services, taskqueue, workers
@@ -15,14 +14,6 @@ from tests.fakehub import repos
 pytestmark = pytest.mark.django_db(transaction=True)
 
 S = Dataset.Status
-
-
-@pytest.fixture
-def broker():
-    broker = get_broker()
-    broker.purge_queue()
-    yield broker
-    broker.purge_queue()
 
 
 @pytest.fixture
