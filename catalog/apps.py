@@ -7,9 +7,10 @@ class CatalogConfig(AppConfig):
     verbose_name = "Dataset catalog"
 
     def ready(self):
-        from django_q.signals import post_spawn
+        from django_q.signals import post_spawn, pre_execute
 
         post_spawn.connect(on_worker_start, dispatch_uid="catalog.on_worker_start")
+        pre_execute.connect(on_task_start, dispatch_uid="catalog.on_task_start")
 
 
 def on_worker_start(sender, proc_name, **kwargs):
@@ -17,3 +18,10 @@ def on_worker_start(sender, proc_name, **kwargs):
     from catalog import runs
 
     runs.install_shutdown_handler()
+
+
+def on_task_start(sender, func, task, **kwargs):
+    """A worker process starts one of our tasks: it holds it now (catalog.taskqueue)."""
+    from catalog import taskqueue
+
+    taskqueue.note_task_start(task)

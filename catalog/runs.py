@@ -96,7 +96,9 @@ class Run:
     @classmethod
     def claim(cls, dataset_id, start_status=Dataset.Status.DOWNLOADING, task_token=None):
         """The run of a freshly claimed record, or None if it is not ours to run."""
-        dataset = services.claim(dataset_id, start_status, task_token=task_token)
+        dataset = with_database(
+            lambda: services.claim(dataset_id, start_status, task_token=task_token), f"claiming {dataset_id}"
+        )
         return cls(dataset) if dataset is not None else None
 
     def __enter__(self):
@@ -182,22 +184,7 @@ class Run:
 
     def database(self, call, stoppable=True):
         """Call a database write, waiting out an outage (PostgreSQL restarting) instead of failing."""
-        deadline = time.monotonic() + settings.HFD_DATABASE_OUTAGE_SECONDS
-        warned = False
-        while True:
-            try:
-                return call()
-            except (OperationalError, InterfaceError) as exc:
-                _drop_broken_connection()
-                if time.monotonic() > deadline:
-                    raise
-                if not warned:
-                    logger.warning("Database unreachable while running %s (%s); waiting", self.dataset.pk, exc)
-                    warned = True
-                if stoppable:
-                    self.sleep(1.0)
-                else:
-                    time.sleep(1.0)
+        return with_database(call, f"running {self.dataset.pk}", self.sleep if stoppable else time.sleep)
 
     # --- Heartbeat ---------------------------------------------------------------------------
 
@@ -233,6 +220,24 @@ class Run:
     def interruptible(self):
         """Backoff pauses in this thread wake up when the run stops (see hub.with_retries)."""
         return hub.interruptible_by(self.stopped)
+
+
+def with_database(call, what, sleep=time.sleep):
+    """call(), retried every second while the database is unreachable, for at most
+    HFD_DATABASE_OUTAGE_SECONDS; `sleep` may end the wait early (a stopped run)."""
+    deadline = time.monotonic() + settings.HFD_DATABASE_OUTAGE_SECONDS
+    warned = False
+    while True:
+        try:
+            return call()
+        except (OperationalError, InterfaceError) as exc:
+            _drop_broken_connection()
+            if time.monotonic() > deadline:
+                raise
+            if not warned:
+                logger.warning("Database unreachable while %s (%s); waiting", what, exc)
+                warned = True
+            sleep(1.0)
 
 
 def _drop_broken_connection():

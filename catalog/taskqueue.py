@@ -45,6 +45,18 @@ def task_of(payload):
     return None
 
 
+def note_task_start(task):
+    """In the worker process about to run a task: name this process as its holder, so a worker that
+    dies before its run claims the record is seen as gone (the queue reader that took it lives on)."""
+    args = task.get("args") or ()
+    if task.get("func") not in OUR_TASKS or len(args) != 2:
+        return
+    try:
+        services.accept_task(args[0], args[1], workers.identity())
+    except DatabaseError:
+        connection.close()  # The claim waits for the database and checks the token anyway.
+
+
 class TaskOwnership:
     """Mixed into a django-q2 broker: take only current tasks, note who holds them, run the monitor."""
 

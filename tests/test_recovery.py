@@ -162,3 +162,12 @@ def test_retry_and_cancel_leave_one_task_in_the_queue(broker):
     # The first task is still in the broker but stale: dropped when taken.
     assert tokens[-1] == dataset.task_token
     assert [broker._accept(None, p) for p in broker.queued_payloads()] == [False, True]
+
+
+def test_the_worker_process_starting_a_task_holds_it(broker, dead_process):
+    dataset = request()
+    services.accept_task(dataset.pk, dataset.task_token, dead_process)  # the queue reader took it, then died
+    payload = SignedPackage.loads(broker.queued_payloads()[0])
+    taskqueue.note_task_start(payload)
+    assert Dataset.objects.get(pk=dataset.pk).task_holder == workers.identity()
+    assert recover(broker, sure=False) == []
