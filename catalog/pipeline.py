@@ -16,7 +16,7 @@ from django.db import IntegrityError
 from catalog import building, fetch, hub, progress, sampling, services, storage
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
-from catalog.runs import Run
+from catalog.runs import Run, with_database
 from catalog.viewer import card as viewer_card
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ def _run(run, work):
             else:
                 logger.exception("Dataset %s failed", dataset.pk)
                 run.fail(f"Unexpected error while processing: {exc.__class__.__name__}: {exc}")
-    final = Dataset.objects.filter(pk=dataset.pk).values("status", "downloaded_bytes", "total_samples").first()
+    final_row = Dataset.objects.filter(pk=dataset.pk).values("status", "downloaded_bytes", "total_samples")
+    final = with_database(final_row.first, f"reading the status of {dataset.pk}")
     if final and final["status"] == Status.READY:
         logger.info(
             "Dataset %s (%s): %s finished: %s bytes downloaded, %s rows, %.1f s.",
