@@ -1,10 +1,11 @@
 """Logging a person can follow: the filter settings.LOGGING puts on django-q2's logger.
 
 A download logs one INFO line when it starts, finishes (bytes, rows, seconds) and fails (the
-message): catalog.pipeline and catalog.services. The recovery pass runs every minute and logs only
-when it re-queues something (catalog.services.recover_stale), so django-q2's routine INFO lines
-about it are dropped here, as is its "Enqueued [queue] <number>" line for every task, which says
-nothing a person can use (our own lines name the dataset). Warnings and errors always pass.
+message): catalog.pipeline and catalog.services. The recovery pass (each worker's monitor thread,
+catalog.taskqueue) logs only when it re-queues something (catalog.services.recover_lost). Lines
+about the minutely recovery task of older versions are dropped here, as is django-q2's "Enqueued
+[queue] <number>" line for every task, which says nothing a person can use (our own lines name
+the dataset). Warnings and errors always pass.
 """
 
 import logging

@@ -49,11 +49,11 @@ def test_a_failed_download_logs_its_message(fake_hub, caplog):
 
 def test_the_recovery_pass_logs_only_when_it_does_something(make_dataset, caplog):
     with caplog.at_level(logging.INFO):
-        assert services.recover_stale() == []
+        assert services.recover_lost(set(), True) == []
     assert catalog_lines(caplog) == []
     stale = make_dataset(status=Dataset.Status.DOWNLOADING, heartbeat_at=timezone.now() - timedelta(hours=1))
     with caplog.at_level(logging.INFO):
-        assert services.recover_stale() == [stale.pk]
+        assert services.recover_lost(set(), True) == [stale.pk]
     assert [r.getMessage() for r in catalog_lines(caplog)] == [
         f"Re-queued 1 dataset(s) whose worker or task was lost: [{stale.pk!r}]"
     ]
