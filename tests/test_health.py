@@ -86,3 +86,14 @@ def test_pages_show_no_banner_when_all_is_well(client, user, live_worker):
     page = client.get("/").content.decode()
     assert "No worker is running" not in page
     assert "data-health-banner hidden" in page
+
+
+def test_the_docker_healthchecks_ask_healthz():
+    from tests.processes import ROOT
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "HEALTHCHECK" in dockerfile and "127.0.0.1:8000/healthz" in dockerfile
+    compose = (ROOT / "docker-compose.yml").read_text()
+    web, worker = compose.split("\n  web:\n")[1].split("\n  worker:\n")
+    assert "healthcheck:" in web and "/healthz" in web
+    assert "healthcheck:" in worker and "http://web:8000/healthz" in worker
