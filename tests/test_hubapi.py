@@ -252,3 +252,23 @@ def test_readme_features_round_trip(ready):
     info = datasets.DatasetInfo._from_yaml_dict(yaml.safe_load(front)["dataset_info"])
     assert info.features == FEATURES
     assert json.dumps(info.features.to_dict())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_images_and_class_labels_round_trip_through_the_hub_endpoint(live_server, fake_hub, user, bearer, tmp_path):
+    from catalog import pipeline, services
+    from tests.fakehub import layouts
+
+    layouts.add_layout(fake_hub, "layouts/image-classes")
+    dataset, _ = services.request_download("layouts/image-classes", split="train")
+    pipeline.run_download(dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.is_ready, dataset.error_message
+    done, result = run_clients(live_server, naming.hub_repo_id(dataset), "train", tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert result["blocked"] == []
+    original = datasets.load_from_disk(str(storage.arrow_dir(dataset.pk)))
+    assert result["features"] == original.features.to_dict()
+    assert result["features"]["image"] == {"_type": "Image"} and result["features"]["label"]["_type"] == "ClassLabel"
+    assert result["rows"] == original.with_format("arrow")[:].to_pylist()
+    assert result["info_sha"] == dataset.resolved_revision
