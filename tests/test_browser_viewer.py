@@ -5,6 +5,7 @@ dataset is written to disk by the test, as the pipeline would have left it.
 """
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import datasets
@@ -206,6 +207,28 @@ def test_column_charts_and_filtering_by_a_bar(page, orm, user):
     bars.nth(2).click()
     page.wait_for_url(re.compile(r"filter=label%3Aeq%3A2"))
     assert row_ids(page) == expected(lambda r: r["label"] == 2)
+
+
+def test_download_buttons_stream_the_exports(page, orm, user):
+    import csv
+    import io
+    import json
+
+    import pyarrow.parquet as pq
+
+    dataset = orm(make_ready, user)
+    log_in(page, user.username)
+    page.goto(f"/datasets/{dataset.pk}/")
+    got = {}
+    for fmt in ("csv", "jsonl", "parquet"):
+        with page.expect_download() as info:
+            page.locator(f'a[data-export="{fmt}"]').click()
+        got[fmt] = Path(info.value.path()).read_bytes()
+        assert info.value.suggested_filename == f"acme-fruit-train-train.{fmt}"
+    header, *rows = list(csv.reader(io.StringIO(got["csv"].decode(), newline="")))
+    assert header == list(FEATURES) and [int(r[0]) for r in rows] == [r["id"] for r in ROWS]
+    assert [json.loads(line) for line in got["jsonl"].decode().splitlines()] == ROWS
+    assert pq.read_table(io.BytesIO(got["parquet"])).to_pylist() == ROWS
 
 
 def download(fake_hub, repo_id):
