@@ -144,7 +144,9 @@ class Resolve(HubView):
         dataset = self.dataset(namespace, name)
         self.check_revision(dataset, revision)
         sha = repo.commit_sha(dataset)
-        item = next((f for f in repo.files(dataset) if f.path == path), None)
+        # The card is generated; a data file needs only a stat of the Arrow files.
+        candidates = repo.files(dataset) if path == repo.README else repo.data_files(dataset)
+        item = next((f for f in candidates if f.path == path), None)
         if item is None:
             raise HubError(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": sha})
         headers = {"X-Repo-Commit": sha}
