@@ -29,7 +29,7 @@ from catalog.viewer import query as viewer_query
 class RowsQuery(serializers.Serializer):
     """?offset=&limit= of the rows endpoint; a bad value is a 400 naming the parameter."""
 
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**53)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
     # The viewer's parameters; checked against the dataset's columns by catalog.viewer.params.
     sort = serializers.CharField(required=False, help_text="Sort by this column.")
