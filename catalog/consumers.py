@@ -1,7 +1,8 @@
 """WebSocket consumers for live dataset progress.
 
 Messages to the browser are JSON: {"event": "<snapshot|created|progress|status|deleted>",
-"dataset": state}, where state is catalog.progress.dataset_state() ({"id"} only for deleted).
+"dataset": state}, where state is catalog.progress.dataset_state() ({"id"} only for deleted);
+status and deleted events add "previous_status" when the sender knew it.
 Only logged-in users get a socket: an anonymous handshake is refused (HTTP 403), as is a
 foreign Origin (AllowedHostsOriginValidator in hfdatasets/asgi.py).
 
@@ -15,8 +16,10 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.paginator import Paginator
+from django.http import QueryDict
 
-from catalog import live, progress
+from catalog import filters, live, progress
 from catalog.models import Dataset
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,20 @@ CLOSE_LIVE_PAUSED = 4503
 def _states(queryset):
     # The two big JSON fields are not part of the state.
     return [progress.dataset_state(d) for d in queryset.defer("features", "column_stats")]
+
+
+def page_states(query_string):
+    """The states of the datasets one page of the list shows, for a snapshot.
+
+    query_string is the page's own (?status=&search=&ordering=&page=&page_size=, read as the
+    page and the API read them); a query they would refuse gets the first page of everything.
+    One page, never the whole table: a snapshot costs the same with 10,000 datasets as with 100.
+    """
+    params = QueryDict(query_string)
+    chosen = filters.DatasetFilter(params, queryset=Dataset.objects.all())
+    queryset = chosen.qs if chosen.is_valid() else Dataset.objects.order_by(*filters.DEFAULT_ORDERING)
+    page = Paginator(queryset.defer("features", "column_stats"), filters.page_size(params)).get_page(params.get("page"))
+    return [progress.dataset_state(d) for d in page.object_list]
 
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -60,15 +77,20 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             self.listening = False
 
     async def dataset_event(self, message):
-        await self.send_json({"event": message["event"], "dataset": message["dataset"]})
+        out = {"event": message["event"], "dataset": message["dataset"]}
+        if "previous_status" in message:
+            out["previous_status"] = message["previous_status"]
+        await self.send_json(out)
 
 
 class DatasetListConsumer(_LiveConsumer):
     """ws/datasets/: updates about every dataset.
 
-    On connect, the snapshot is one {"event": "snapshot", "dataset": state} message per dataset,
-    newest first (the same shape as every other message, so a client has one handler), followed
-    by created / progress / status / deleted events as they happen.
+    On connect, the snapshot is one {"event": "snapshot", "dataset": state} message per dataset
+    of the page the client shows (the socket URL carries the page's query string: status,
+    source, search, ordering, page, page_size; without one, the first page, newest first), in
+    the same shape as every other message so a client has one handler; then created / progress
+    / status / deleted events about every dataset as they happen.
     """
 
     async def connect(self):
@@ -78,7 +100,8 @@ class DatasetListConsumer(_LiveConsumer):
         if not await self.subscribe(live.ALL_DATASETS_GROUP):
             return
         await self.accept()
-        for state in await database_sync_to_async(_states)(Dataset.objects.all()):
+        query_string = self.scope.get("query_string", b"").decode("latin-1")
+        for state in await database_sync_to_async(page_states)(query_string):
             await self.send_json({"event": "snapshot", "dataset": state})
 
 

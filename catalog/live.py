@@ -59,9 +59,14 @@ def groups_for(dataset_id):
     return [ALL_DATASETS_GROUP, dataset_group(dataset_id)]
 
 
-def event_message(event, state):
+def event_message(event, state, previous_status=None):
     # "type" names the consumer method that handles it: dataset.event -> dataset_event().
-    return {"type": "dataset.event", "event": event, "dataset": state}
+    message = {"type": "dataset.event", "event": event, "dataset": state}
+    if previous_status:
+        # On status and deleted events when known: a list page that shows only one page of
+        # datasets needs it to keep its per-status counts right for datasets it never saw.
+        message["previous_status"] = str(previous_status)
+    return message
 
 
 def uses_relay():
@@ -72,7 +77,7 @@ def uses_relay():
 # --- Sending (Redis) -----------------------------------------------------------------------
 
 
-def broadcast(event, dataset_id, state):
+def broadcast(event, dataset_id, state, previous_status=None):
     """Send one update to the dataset's group and to the all-datasets group. Never raises.
 
     Called synchronously (worker threads, sync views) by catalog.progress. Inside a transaction
@@ -84,7 +89,7 @@ def broadcast(event, dataset_id, state):
         layer = get_channel_layer()
         if layer is None or isinstance(layer, InMemoryChannelLayer):
             return  # Embedded: the relay in the web process reads the change from the database.
-        groups, message = groups_for(dataset_id), event_message(event, state)
+        groups, message = groups_for(dataset_id), event_message(event, state, previous_status)
         transaction.on_commit(lambda: _send_now(groups, message, event, dataset_id))
     except Exception as exc:
         logger.warning("Live update %r for dataset %s not sent (%s: %s)", event, dataset_id, type(exc).__name__, exc)

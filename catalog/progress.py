@@ -27,22 +27,23 @@ def dataset_state(dataset, bytes_per_second=None, eta_seconds=None):
     return dict(DatasetStateSerializer(dataset, context=context).data)
 
 
-def _broadcast(event, dataset_id, state):
+def _broadcast(event, dataset_id, state, previous_status=None):
     from catalog import live
 
-    live.broadcast(event, str(dataset_id), state)
+    live.broadcast(event, str(dataset_id), state, previous_status=previous_status)
 
 
 def announce_created(dataset):
     _broadcast("created", dataset.pk, dataset_state(dataset))
 
 
-def announce_status(dataset):
-    _broadcast("status", dataset.pk, dataset_state(dataset))
+def announce_status(dataset, previous_status=None):
+    # previous_status lets a list page that never saw this dataset move it between its status tabs.
+    _broadcast("status", dataset.pk, dataset_state(dataset), previous_status)
 
 
-def announce_deleted(dataset_id):
-    _broadcast("deleted", dataset_id, {"id": str(dataset_id)})
+def announce_deleted(dataset_id, previous_status=None):
+    _broadcast("deleted", dataset_id, {"id": str(dataset_id)}, previous_status)
 
 
 class ProgressReporter:

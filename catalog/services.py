@@ -190,7 +190,7 @@ def transition(dataset, new_status, only_run=None, **fields):
     dataset.updated_at = now
     for field, value in fields.items():
         setattr(dataset, field, value)
-    progress.announce_status(dataset)
+    progress.announce_status(dataset, previous_status=current)
     return dataset
 
 
@@ -226,11 +226,11 @@ def delete(dataset):
             cancel(dataset)
         except TransitionNotAllowed:
             pass  # It finished or failed meanwhile; deleting is still what was asked.
-    dataset_id = dataset.pk
+    dataset_id, last_status = dataset.pk, dataset.status
     Dataset.objects.filter(pk=dataset_id).delete()
     # A worker still writing notices the record is gone and removes what it wrote after this.
     storage.remove_dataset_files(dataset_id)
-    progress.announce_deleted(dataset_id)
+    progress.announce_deleted(dataset_id, previous_status=last_status)
 
 
 # --- Running downloads ------------------------------------------------------------------

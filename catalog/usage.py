@@ -1,5 +1,8 @@
 """Disk space per dataset, for the storage panel and the delete confirmation."""
 
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
+
 from catalog import storage
 
 
@@ -16,26 +19,28 @@ def disk_used(dataset):
 
 
 def annotate(datasets):
-    """Set `disk_used` on each dataset (for templates) and return the list."""
+    """Set `disk_used` on each dataset (for templates) and return the list. Only ever a page of them."""
     datasets = list(datasets)
     for dataset in datasets:
         dataset.disk_used = disk_used(dataset)
     return datasets
 
 
-def summary(datasets):
-    """{"datasets": [...] biggest first, "total": bytes, "free": bytes on the data volume}."""
-    datasets = sorted(annotate(datasets), key=lambda d: d.disk_used, reverse=True)
-    return {
-        "datasets": datasets,
-        "total": sum(d.disk_used for d in datasets),
-        "free": storage.free_space(),
-    }
+def recorded_or_downloaded():
+    """A dataset's size as the database knows it: size_on_disk once ready, else the bytes downloaded.
+
+    The bytes downloaded are what a partial download's files hold, so this is what the storage
+    page sorts and sums by without walking every folder (10,000 datasets, one query).
+    """
+    return Coalesce("size_on_disk", "downloaded_bytes")
 
 
-def total_used(queryset):
-    """Bytes used by all datasets in queryset: recorded sizes summed, the others measured."""
-    from django.db.models import Sum
+def by_size(queryset):
+    """queryset, biggest first by recorded_or_downloaded()."""
+    return queryset.annotate(size_estimate=recorded_or_downloaded()).order_by("-size_estimate", "-created_at")
 
-    recorded = queryset.filter(size_on_disk__isnull=False).aggregate(total=Sum("size_on_disk"))["total"] or 0
-    return recorded + sum(disk_used(d) for d in queryset.filter(size_on_disk__isnull=True).only("pk", "size_on_disk"))
+
+def totals(queryset):
+    """{"count": datasets, "total": bytes} of queryset in one aggregate query."""
+    result = queryset.order_by().aggregate(count=Count("pk"), total=Sum(recorded_or_downloaded()))
+    return {"count": result["count"], "total": result["total"] or 0}

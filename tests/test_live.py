@@ -169,6 +169,26 @@ def test_snapshot_on_connect(redis_layer, session_headers, make_dataset):
     run(body)
 
 
+def test_list_snapshot_is_the_page_the_client_shows(redis_layer, session_headers, make_dataset):
+    for i in range(30):
+        make_dataset(name=f"set-{i:02}", status=S.READY if i % 2 else S.FAILED)
+
+    async def body():
+        first_page = await connect("/ws/datasets/", session_headers)
+        states = [(await next_event(first_page))["dataset"] for _ in range(25)]
+        assert await first_page.receive_nothing(timeout=0.2)  # the first page (25), not all 30
+        assert [s["name"] for s in states] == [f"set-{i:02}" for i in range(29, 4, -1)]
+
+        filtered = await connect("/ws/datasets/?status=ready&ordering=name&page=2&page_size=5", session_headers)
+        states = [(await next_event(filtered))["dataset"] for _ in range(5)]
+        assert await filtered.receive_nothing(timeout=0.2)
+        assert [s["name"] for s in states] == [f"set-{i:02}" for i in range(11, 21, 2)]
+        for communicator in (first_page, filtered):
+            await communicator.disconnect()
+
+    run(body)
+
+
 # --- Events through the real code paths -----------------------------------------------------
 
 
@@ -192,20 +212,33 @@ def test_progress_status_and_delete_arrive_in_order(redis_layer, session_headers
         await sync_to_async(services.transition)(dataset, S.READY, total_samples=20000)
         await sync_to_async(services.delete)(dataset)
 
+        # Status events say which status they leave (a list page that never saw the dataset needs it).
         expected = [
-            ("status", "downloading", 0),
-            ("progress", "downloading", 400),
-            ("progress", "downloading", 1000),
-            ("status", "processing", 1000),
-            ("status", "ready", 1000),
+            ("status", "downloading", 0, "pending"),
+            ("progress", "downloading", 400, None),
+            ("progress", "downloading", 1000, None),
+            ("status", "processing", 1000, "downloading"),
+            ("status", "ready", 1000, "processing"),
         ]
         for communicator in (everything, one):
             got = []
             for _ in expected:
                 message = await next_event(communicator)
-                got.append((message["event"], message["dataset"]["status"], message["dataset"]["downloaded_bytes"]))
+                dataset_state = message["dataset"]
+                got.append(
+                    (
+                        message["event"],
+                        dataset_state["status"],
+                        dataset_state["downloaded_bytes"],
+                        message.get("previous_status"),
+                    )
+                )
             assert got == expected
-            assert await next_event(communicator) == {"event": "deleted", "dataset": {"id": str(dataset.pk)}}
+            assert await next_event(communicator) == {
+                "event": "deleted",
+                "dataset": {"id": str(dataset.pk)},
+                "previous_status": "ready",
+            }
             assert await communicator.receive_nothing(timeout=0.2)
             await communicator.disconnect()
 

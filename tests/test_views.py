@@ -664,7 +664,8 @@ def test_delete_confirmation_shows_the_space_freed(logged_in, make_dataset):
 def test_storage_page_numbers(logged_in, make_dataset, monkeypatch):
     monkeypatch.setattr(storage, "free_space", lambda: 10 * 1024**3)
     make_dataset(name="Big", status=Dataset.Status.READY, size_on_disk=3 * 1024**2)
-    partial = make_dataset(name="Partial", status=Dataset.Status.CANCELLED)
+    # A partial download's files hold what it downloaded: the totals count that (no folder walks).
+    partial = make_dataset(name="Partial", status=Dataset.Status.CANCELLED, downloaded_bytes=1024**2)
     folder = storage.downloads_dir(partial.pk)
     folder.mkdir(parents=True)
     (folder / "a.partial").write_bytes(b"x" * 1024**2)
@@ -679,6 +680,24 @@ def test_storage_page_numbers(logged_in, make_dataset, monkeypatch):
     assert "3.0 MB 75%" in text_of_fragment(table) and "1.0 MB 25%" in text_of_fragment(table)
     # The delete buttons know what they free.
     assert f'data-disk-used="{3 * 1024**2}"' in content and f'data-disk-used="{1024**2}"' in content
+
+
+def test_storage_page_is_paginated_biggest_first_with_totals_of_all(logged_in, make_dataset):
+    for i in range(55):
+        make_dataset(name=f"set-{i:02}", status=Dataset.Status.READY, size_on_disk=1000 + i)
+    first, second = logged_in.get("/storage/"), logged_in.get("/storage/?page=2")
+
+    def names(response):
+        table = re.search(r'<table class="table storage-table">(.*?)</table>', response.content.decode(), re.S)
+        return [text_of_fragment(n) for n in re.findall(r'<th scope="row"><a [^>]*>(.*?)</a>', table.group(1))]
+
+    assert names(first) == [f"set-{i:02}" for i in range(54, 4, -1)]
+    assert names(second) == [f"set-{i:02}" for i in range(4, -1, -1)]
+    total = sum(1000 + i for i in range(55))
+    for response in (first, second):
+        assert f'data-storage-total="{total}"' in response.content.decode()
+        assert "55 datasets" in text_of(response)
+    assert 'rel="next"' in first.content.decode() and 'rel="prev"' in second.content.decode()
 
 
 def test_storage_empty_state(logged_in):

@@ -44,7 +44,6 @@
     }
     socket.addEventListener("open", function () {
       attempt = 0;
-      wasOpen = true;
       setState("live", "live");
     });
     socket.addEventListener("message", function (event) {
@@ -54,7 +53,6 @@
     });
     socket.addEventListener("close", function (event) {
       socket = null;
-      if (wasOpen) firstSnapshot = false; // the next snapshot may hold datasets created meanwhile
       if (event.code === CLOSE_NOT_FOUND) {
         // The server says this dataset does not exist (deleted while we were away): stop trying.
         stopped = true;
@@ -76,12 +74,12 @@
   }
 
   // The datasets page's status tabs count every dataset, not only this page's cards: keep them
-  // current from the same messages. The server counted the datasets of the first snapshot already;
-  // after that, a dataset seen for the first time is a new one, and a new status moves it.
+  // current from the same messages. The snapshot holds only this page's datasets, but events come
+  // about every dataset. The server counted every dataset created before the page was rendered:
+  // one created later is new (+1); for one counted by the server that we have not seen yet, a
+  // status or deleted event says which status it leaves (previous_status).
   var tabs = document.querySelector("[data-status-tabs]");
   var counted = {};  // dataset id -> {status, updated_at} last counted
-  var firstSnapshot = true;
-  var wasOpen = false;
 
   function addToTab(status, delta) {
     tabs.querySelectorAll('[data-status-tab="' + status + '"] [data-count]').forEach(function (el) {
@@ -89,25 +87,29 @@
     });
   }
 
-  function count(event, dataset) {
+  function count(event, dataset, previousStatus) {
     if (!tabs || !dataset || !dataset.id) return;
     var before = counted[dataset.id];
     if (event === "deleted") {
-      if (!before) return;
-      delete counted[dataset.id];
+      if (before && before.removed) return;
+      var leaving = before ? before.status : previousStatus;
+      counted[dataset.id] = { removed: true };
+      if (!leaving) return;
       addToTab("", -1);
-      addToTab(before.status, -1);
+      addToTab(leaving, -1);
       return;
     }
-    if (!dataset.status) return;
+    if (!dataset.status || (before && before.removed)) return;
     if (before && Date.parse(dataset.updated_at) < Date.parse(before.updated_at)) return; // overtaken
     counted[dataset.id] = { status: dataset.status, updated_at: dataset.updated_at };
-    if (before) {
-      if (before.status === dataset.status) return;
-      addToTab(before.status, -1);
-      addToTab(dataset.status, 1);
-    } else if (!(event === "snapshot" && firstSnapshot && !newSinceRender(dataset))) {
+    if (!before && newSinceRender(dataset)) {
       addToTab("", 1);
+      addToTab(dataset.status, 1);
+      return;
+    }
+    var from = before ? before.status : previousStatus;
+    if (from && from !== dataset.status) {
+      addToTab(from, -1);
       addToTab(dataset.status, 1);
     }
   }
@@ -123,7 +125,9 @@
   function handle(message) {
     if (!message || typeof message !== "object") return;
     var dataset = message.dataset;
-    (Array.isArray(message.datasets) ? message.datasets : [dataset]).forEach(function (d) { count(message.event, d); });
+    (Array.isArray(message.datasets) ? message.datasets : [dataset]).forEach(function (d) {
+      count(message.event, d, message.previous_status);
+    });
     switch (message.event) {
       case "snapshot":
         (Array.isArray(message.datasets) ? message.datasets : (dataset ? [dataset] : [])).forEach(function (d) {

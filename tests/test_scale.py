@@ -1,0 +1,129 @@
+"""O(page): every list page, the storage page, the API list and the list socket's snapshot make
+the same number of queries with 10,000 datasets as with 100 (counts, never times; the times are
+bench/'s business).
+"""
+
+import itertools
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_init
+from django.test.utils import CaptureQueriesContext
+
+from catalog import consumers
+from catalog.models import Dataset
+
+S = Dataset.Status
+STATUSES = [S.READY, S.READY, S.READY, S.FAILED, S.CANCELLED, S.PENDING]
+
+URLS = [
+    "/",
+    "/?page=2",
+    "/?status=ready",
+    "/?search=acme&ordering=name",
+    "/?page_size=100",
+    "/storage/",
+    "/storage/?page=2",
+    "/api/v1/datasets/",
+    "/api/v1/datasets/?status=failed&ordering=-total_bytes&page=2&page_size=5",
+]
+
+_numbers = itertools.count()
+
+
+def add_datasets(n):
+    """n rows in one bulk insert, mixed statuses and sizes (only the page is ever read from disk)."""
+    rows = []
+    for _ in range(n):
+        i = next(_numbers)
+        status = STATUSES[i % len(STATUSES)]
+        rows.append(
+            Dataset(
+                name=f"acme/set-{i} train",
+                repo_id=f"acme/set-{i}",
+                status=status,
+                config={"subset": "", "split": "train", "revision": "", "max_samples": None},
+                total_bytes=1000 + i,
+                downloaded_bytes=500 + i,
+                size_on_disk=2000 + i if status == S.READY else None,
+            )
+        )
+    Dataset.objects.bulk_create(rows, batch_size=1000)
+
+
+@contextmanager
+def datasets_built():
+    """Counts the Dataset objects built meanwhile: per-row work shows up here even in one query."""
+    built = []
+
+    def count(sender, instance, **kwargs):
+        built.append(1)
+
+    post_init.connect(count, sender=Dataset)
+    try:
+        yield built
+    finally:
+        post_init.disconnect(count, sender=Dataset)
+
+
+def query_counts(client):
+    counts = {}
+    for url in URLS:
+        with CaptureQueriesContext(connection) as queries, datasets_built() as built:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        # One page (at most 100, the largest page size) plus the page's own placeholder card.
+        assert len(built) <= 101, (url, len(built))
+        counts[url] = len(queries)
+    with CaptureQueriesContext(connection) as queries, datasets_built() as built:
+        states = consumers.page_states("status=ready&page=2")
+    assert len(states) == 25 and {s["status"] for s in states} == {"ready"}
+    assert len(built) == 25
+    counts["socket snapshot"] = len(queries)
+    return counts
+
+
+@pytest.fixture
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_pages_api_and_snapshot_make_the_same_queries_with_10000_datasets_as_with_100(logged_in):
+    add_datasets(100)
+    with_100 = query_counts(logged_in)
+    add_datasets(9_900)
+    assert Dataset.objects.count() == 10_000
+    with_10000 = query_counts(logged_in)
+    assert with_10000 == with_100
+    # And the pages still count everything: totals come from aggregate queries, not from the page.
+    storage_page = logged_in.get("/storage/").content.decode()
+    assert 'data-storage-count="10000"' in storage_page
+    total = sum(2000 + i if STATUSES[i % 6] == S.READY else 500 + i for i in range(10_000))
+    assert f'data-storage-total="{total}"' in storage_page
+    assert logged_in.get("/api/v1/datasets/").json()["count"] == 10_000
+
+
+def test_the_storage_page_measures_only_its_own_page_on_disk(logged_in, monkeypatch):
+    from catalog import storage
+
+    add_datasets(120)
+    Dataset.objects.update(size_on_disk=None)  # nothing recorded: every row would need its folder measured
+    measured = []
+    monkeypatch.setattr(storage, "dataset_dir", lambda pk: measured.append(pk) or storage.datasets_root() / str(pk))
+    page = logged_in.get("/storage/?page=3").content.decode()
+    assert len(measured) == 20  # the last page's 20 rows, not 120
+    assert 'data-storage-count="120"' in page
+
+
+def test_the_snapshot_follows_the_pages_filters_and_falls_back_to_the_first_page(db):
+    add_datasets(60)
+    newest_first = list(Dataset.objects.order_by("-created_at").values_list("pk", flat=True))
+    assert [s["id"] for s in consumers.page_states("")] == [str(pk) for pk in newest_first[:25]]
+    assert [s["id"] for s in consumers.page_states("page=3")] == [str(pk) for pk in newest_first[50:]]
+    failed = consumers.page_states("status=failed&ordering=name&page_size=5")
+    assert [s["name"] for s in failed] == sorted(s["name"] for s in failed) and len(failed) == 5
+    assert {s["status"] for s in failed} == {"failed"}
+    # A query the page would refuse (400) gets the first page of everything rather than nothing.
+    assert len(consumers.page_states("status=bogus")) == 25
