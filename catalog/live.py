@@ -7,8 +7,8 @@ state is progress.dataset_state(). Two transports, chosen by the channel layer i
   process made the change (a worker, or the web process for a cancel or a delete).
 * Embedded (no REDIS_URL, InMemoryChannelLayer): the in-memory layer only reaches consumers in
   its own process, so broadcast() does nothing. Instead a DatabaseRelay inside the web process
-  polls the Dataset table (progress.py writes every update there anyway) and turns the changes it
-  sees into the same messages. See "Live updates" in README.md.
+  polls the Dataset table (progress.py writes every update there anyway) through an indexed
+  updated_at cursor and turns the changes it sees into the same messages. See "Live updates" in README.md.
 
 broadcast() never raises: a broken live transport must not fail a download.
 """
@@ -38,6 +38,9 @@ SEND_TIMEOUT = 2.0
 RETRY_AFTER = 5.0
 # How often the embedded relay looks at the Dataset table.
 RELAY_INTERVAL = 0.5
+# A row may commit this long after the updated_at it carries (the time is taken before the
+# UPDATE, and the commit can wait on a lock); the relay looks this far back from the newest change.
+LATE_COMMIT_WINDOW = 5.0
 
 _retry_at = 0.0
 
@@ -179,11 +182,26 @@ class DatabaseRelay:
     leaves. Listeners are held weakly, so a consumer that crashed without a disconnect does not
     keep the relay polling.
 
-    Every RELAY_INTERVAL it reads (id, updated_at, status) of all rows and compares them with the
-    previous read: a new id is "created", a changed status is "status", any other change is
-    "progress", a missing id is "deleted". Comparing each row with its own previous value (rather
-    than asking for rows newer than the last poll) cannot miss a transaction that commits late
-    with an older updated_at. Transfer speed is estimated from the byte counts seen.
+    It keeps (updated_at, status) of every row it knows, read once when it starts. Then every
+    RELAY_INTERVAL:
+
+    1. One aggregate query, MAX(updated_at) and COUNT(*) (the max from the updated_at index).
+       Same answer as last time, and a read already ran more than LATE_COMMIT_WINDOW after the
+       newest change (so any late commit of it was seen): nothing happened, and that one query
+       is all the poll costs.
+    2. Otherwise it reads (id, updated_at, status) of the rows whose updated_at is later than
+       LATE_COMMIT_WINDOW before its previous read (an indexed range: the few rows that changed
+       lately), and compares each with what it knows: a new id is "created", a changed status
+       is "status", any other change is "progress". Every row older than that had committed
+       before the previous read, which saw it. Looking back a window, rather than only at rows
+       newer than the last poll, catches a transaction that commits late with an older
+       updated_at.
+    3. Deleted rows leave no updated_at: when the count is not the rows it knows plus the new
+       ones, it reads the ids (only then, so only after a delete) and reports the missing ones
+       as "deleted". This needs no tombstone table and no hook in the code that deletes (a
+       delete may come from another process, e.g. a management command).
+
+    Transfer speed is estimated from the byte counts seen.
     """
 
     def __init__(self, loop):
@@ -192,6 +210,9 @@ class DatabaseRelay:
         self.task = None
         self.lock = asyncio.Lock()
         self.known = {}  # id -> (updated_at, status) as last sent
+        self.head = None  # (MAX(updated_at), COUNT(*)) at the last poll
+        self.cursor = None  # the newest updated_at seen
+        self.read_at = None  # when the last read of rows began (this process's clock)
         self.samples = {}  # id -> deque of (seconds, downloaded_bytes) while downloading
         self.failing = False
 
@@ -200,8 +221,7 @@ class DatabaseRelay:
             if self.task is None or self.task.done():
                 # The baseline is read before the consumer reads its snapshot, so a change made
                 # between the two is sent (possibly twice, never lost).
-                self.known = await database_sync_to_async(self.read_rows)()
-                self.samples = {}
+                await database_sync_to_async(self.start)()
                 self.task = self.loop.create_task(self.run())
             # Before the new task first runs (no await since create_task), so it sees a listener.
             self.listeners.add(consumer)
@@ -217,48 +237,101 @@ class DatabaseRelay:
             try:
                 changes = await database_sync_to_async(self.changes)()
                 layer = get_channel_layer()
-                for event, dataset_id, state in changes:
+                for event, dataset_id, state, previous_status in changes:
                     for group in groups_for(dataset_id):
-                        await layer.group_send(group, event_message(event, state))
+                        await layer.group_send(group, event_message(event, state, previous_status))
                 self.failing = False
             except Exception:
                 if not self.failing:  # Once per streak, not twice a second.
                     logger.exception("Live relay could not read the datasets; trying again")
                 self.failing = True
 
-    @staticmethod
-    def read_rows():
+    # --- Reading the table (sync: run through database_sync_to_async) -------------------------
+
+    def start(self):
+        """Read the baseline: every row's (updated_at, status), once per start of the relay."""
+        from django.utils import timezone
+
         from catalog.models import Dataset
 
-        rows = Dataset.objects.order_by().values_list("pk", "updated_at", "status")
+        self.read_at = timezone.now()
+        self.head = self.read_head()
+        self.known = self.rows(Dataset.objects.all())
+        self.cursor = self.head[0]
+        self.samples = {}
+
+    @staticmethod
+    def read_head():
+        from django.db.models import Count, Max
+
+        from catalog.models import Dataset
+
+        head = Dataset.objects.order_by().aggregate(newest=Max("updated_at"), count=Count("pk"))
+        return head["newest"], head["count"]
+
+    @staticmethod
+    def rows(queryset):
+        rows = queryset.order_by().values_list("pk", "updated_at", "status")
         return {str(pk): (updated_at, status) for pk, updated_at, status in rows}
 
+    def settled(self):
+        """True when a read began more than LATE_COMMIT_WINDOW after the newest change: it saw every late commit."""
+        return self.cursor is None or (self.read_at - self.cursor).total_seconds() > LATE_COMMIT_WINDOW
+
     def changes(self):
-        """[(event, dataset_id, state)] since the last call; updates self.known."""
+        """[(event, dataset_id, state, previous_status)] since the last call; updates self.known."""
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from catalog.models import Dataset
+
+        now = timezone.now()
+        head = self.read_head()
+        if head == self.head and self.settled():
+            return []
+        self.head = head
+        since = self.read_at - timedelta(seconds=LATE_COMMIT_WINDOW)
+        self.read_at = now
+        seen = self.rows(Dataset.objects.filter(updated_at__gt=since))
+        gone = []
+        if head[1] != len(self.known.keys() | seen.keys()):
+            # Something was deleted (or created longer ago than the window): compare the ids.
+            ids = set(Dataset.objects.order_by().values_list("pk", flat=True))
+            ids = {str(pk) for pk in ids}
+            gone = [pk for pk in self.known if pk not in ids]
+            missing = ids - self.known.keys() - seen.keys()
+            if missing:
+                seen.update(self.rows(Dataset.objects.filter(pk__in=missing)))
+        if head[0] is not None and (self.cursor is None or head[0] > self.cursor):
+            self.cursor = head[0]
+        return self.report(seen, gone)
+
+    def report(self, seen, gone):
         from catalog import progress
         from catalog.models import Dataset
 
-        seen = self.read_rows()
         changed = [pk for pk, row in seen.items() if self.known.get(pk) != row]
         out = []
         if changed:
             for dataset in Dataset.objects.filter(pk__in=changed).defer("features", "column_stats"):
                 pk = str(dataset.pk)
                 before = self.known.get(pk)
+                previous_status = None
                 if before is None:
                     event = "created"
                 elif before[1] != dataset.status:
-                    event = "status"
+                    event, previous_status = "status", before[1]
                 else:
                     event = "progress"
                 rate, eta = self.speed(pk, dataset)
-                out.append((event, pk, progress.dataset_state(dataset, rate, eta)))
-                # What was just sent, in case the row changed again since read_rows().
-                seen[pk] = (dataset.updated_at, dataset.status)
-        for pk in self.known.keys() - seen.keys():
+                out.append((event, pk, progress.dataset_state(dataset, rate, eta), previous_status))
+                # What was just sent, in case the row changed again since it was read.
+                self.known[pk] = (dataset.updated_at, dataset.status)
+        for pk in gone:
             self.samples.pop(pk, None)
-            out.append(("deleted", pk, {"id": pk}))
-        self.known = seen
+            before = self.known.pop(pk)
+            out.append(("deleted", pk, {"id": pk}, before[1]))
         return out
 
     def speed(self, pk, dataset):

@@ -93,6 +93,8 @@ class Dataset(models.Model):
             models.Index(fields=["status", "-created_at"], name="dataset_status_created"),
             models.Index(fields=["source", "-created_at"], name="dataset_source_created"),
             models.Index(fields=["-created_at"], name="dataset_created"),
+            # The embedded live relay's cursor (catalog.live.DatabaseRelay) and the "recently updated" order.
+            models.Index(fields=["updated_at"], name="dataset_updated"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -429,6 +429,88 @@ def test_relay_stops_when_its_listeners_are_gone(memory_layer, transactional_db)
     run(body)
 
 
+def quiet_relay(count):
+    """A started relay over `count` rows last changed a minute ago (longer ago than the late-commit window)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Dataset.objects.bulk_create(Dataset(name=f"set-{i}", repo_id=f"acme/set-{i}") for i in range(count))
+    Dataset.objects.update(updated_at=timezone.now() - timedelta(minutes=1))
+    relay = live.DatabaseRelay(loop=None)
+    relay.start()
+    return relay
+
+
+def rows_read(relay, monkeypatch):
+    """The sizes of the (id, updated_at, status) reads the relay makes."""
+    sizes, read = [], relay.rows
+
+    def counting(queryset):
+        rows = read(queryset)
+        sizes.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(relay, "rows", counting)
+    return sizes
+
+
+def test_idle_relay_makes_one_aggregate_query_per_poll(db, django_assert_num_queries):
+    relay = quiet_relay(300)
+    for _ in range(3):
+        with django_assert_num_queries(1) as queries:
+            assert relay.changes() == []
+        assert "MAX" in queries[0]["sql"].upper() and "COUNT" in queries[0]["sql"].upper()
+
+
+def test_relay_reads_only_the_rows_that_changed(db, monkeypatch, django_assert_num_queries):
+    from django.utils import timezone
+
+    relay = quiet_relay(300)
+    sizes = rows_read(relay, monkeypatch)
+    dataset = Dataset.objects.order_by("name")[0]
+    Dataset.objects.filter(pk=dataset.pk).update(status=S.DOWNLOADING, downloaded_bytes=10, updated_at=timezone.now())
+    # The head, the recent rows (by the updated_at index), the changed row's state.
+    with django_assert_num_queries(3):
+        changes = relay.changes()
+    assert sizes == [1]
+    assert [(event, pk, state["status"], previous) for event, pk, state, previous in changes] == [
+        ("status", str(dataset.pk), "downloading", "pending")
+    ]
+    # Right after a change the window is re-read (a late commit may still land), but nothing is sent twice.
+    assert relay.changes() == []
+
+
+def test_relay_sees_a_late_commit_with_an_older_updated_at(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    relay = quiet_relay(5)
+    first, late = Dataset.objects.order_by("name")[:2]
+    now = timezone.now()
+    Dataset.objects.filter(pk=first.pk).update(downloaded_bytes=1, updated_at=now)
+    assert [pk for _, pk, _, _ in relay.changes()] == [str(first.pk)]
+    # A transaction that took its time before committing: older than the newest change the relay saw.
+    Dataset.objects.filter(pk=late.pk).update(status=S.FAILED, updated_at=now - timedelta(seconds=2))
+    assert [(event, pk) for event, pk, _, _ in relay.changes()] == [("status", str(late.pk))]
+
+
+def test_relay_reports_deleted_rows_and_creations(db):
+    relay = quiet_relay(5)
+    doomed = Dataset.objects.order_by("name")[0]
+    Dataset.objects.filter(pk=doomed.pk).delete()  # as another process would: no hook, no tombstone
+    assert relay.changes() == [("deleted", str(doomed.pk), {"id": str(doomed.pk)}, "pending")]
+    # A delete and a create in the same poll: the count alone would not change.
+    other = Dataset.objects.order_by("name")[0]
+    Dataset.objects.filter(pk=other.pk).delete()
+    new = Dataset.objects.create(name="new", repo_id="acme/new")
+    assert sorted((event, pk) for event, pk, _, _ in relay.changes()) == sorted(
+        [("created", str(new.pk)), ("deleted", str(other.pk))]
+    )
+    assert relay.changes() == []
+
+
 def test_relay_estimates_speed_from_the_byte_counts(make_dataset):
     from datetime import timedelta
 
