@@ -24,8 +24,10 @@ from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.signals import setting_changed
 from django.db import transaction
+from redis.asyncio import BlockingConnectionPool
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,11 @@ SEND_TIMEOUT = 2.0
 # After a failed send, broadcasts are skipped this long, so a dead Redis costs a download one
 # timeout every few seconds rather than one per progress update.
 RETRY_AFTER = 5.0
-# How often the embedded relay looks at the Dataset table.
-RELAY_INTERVAL = 0.5
+# How often the embedded relay looks at the Dataset table: MAX(updated_at) from its index, a
+# lookup as cheap as a query gets, so often enough that a change arrives within ~0.1 s.
+RELAY_INTERVAL = 0.1
+# How often it counts the rows to notice deleted ones (a count reads an index through).
+RELAY_COUNT_EVERY = 1.0
 # A row may commit this long after the updated_at it carries (the time is taken before the
 # UPDATE, and the commit can wait on a lock); the relay looks this far back from the newest change.
 LATE_COMMIT_WINDOW = 5.0
@@ -75,6 +80,35 @@ def event_message(event, state, previous_status=None):
 def uses_relay():
     """True on the embedded default, where the channel layer only lives inside one process."""
     return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+# --- The Redis layer -----------------------------------------------------------------------
+
+# Redis connections one layer (one daphne process, one event loop) uses at most; more
+# commands at once wait for a free connection.
+REDIS_POOL_SIZE = 50
+# How long a command waits for a free connection before it fails.
+REDIS_POOL_WAIT = 30.0
+
+
+class RedisChannelLayer(BaseRedisChannelLayer):
+    """channels_redis's layer with a connection pool that makes a burst wait instead of fail.
+
+    redis-py's asyncio ConnectionPool (redis >= 6) refuses a command with MaxConnectionsError
+    once 100 connections are busy, and channels_redis runs every group_add on its own pooled
+    connection. So when 200 sockets connected at once, about half the consumers crashed in
+    group_add and got nothing. A BlockingConnectionPool queues them for a connection instead.
+    """
+
+    def create_pool(self, index):
+        host = dict(self.hosts[index])
+        if "master_name" in host:
+            return super().create_pool(index)  # Sentinel keeps channels_redis's own pool.
+        host.setdefault("max_connections", REDIS_POOL_SIZE)
+        host.setdefault("timeout", REDIS_POOL_WAIT)
+        if "address" in host:
+            return BlockingConnectionPool.from_url(host.pop("address"), **host)
+        return BlockingConnectionPool(**host)
 
 
 # --- Sending (Redis) -----------------------------------------------------------------------
@@ -185,10 +219,10 @@ class DatabaseRelay:
     It keeps (updated_at, status) of every row it knows, read once when it starts. Then every
     RELAY_INTERVAL:
 
-    1. One aggregate query, MAX(updated_at) and COUNT(*) (the max from the updated_at index).
-       Same answer as last time, and a read already ran more than LATE_COMMIT_WINDOW after the
-       newest change (so any late commit of it was seen): nothing happened, and that one query
-       is all the poll costs.
+    1. One query, MAX(updated_at), answered from the updated_at index (and every
+       RELAY_COUNT_EVERY seconds a COUNT(*)). Same answers as last time, and a read already ran
+       more than LATE_COMMIT_WINDOW after the newest change (so any late commit of it was seen):
+       nothing happened, and that lookup is all the poll costs.
     2. Otherwise it reads (id, updated_at, status) of the rows whose updated_at is later than
        LATE_COMMIT_WINDOW before its previous read (an indexed range: the few rows that changed
        lately), and compares each with what it knows: a new id is "created", a changed status
@@ -198,7 +232,7 @@ class DatabaseRelay:
        updated_at.
     3. Deleted rows leave no updated_at: when the count is not the rows it knows plus the new
        ones, it reads the ids (only then, so only after a delete) and reports the missing ones
-       as "deleted". This needs no tombstone table and no hook in the code that deletes (a
+       as "deleted", within RELAY_COUNT_EVERY. This needs no tombstone table and no hook in the code that deletes (a
        delete may come from another process, e.g. a management command).
 
     Transfer speed is estimated from the byte counts seen.
@@ -210,8 +244,9 @@ class DatabaseRelay:
         self.task = None
         self.lock = asyncio.Lock()
         self.known = {}  # id -> (updated_at, status) as last sent
-        self.head = None  # (MAX(updated_at), COUNT(*)) at the last poll
-        self.cursor = None  # the newest updated_at seen
+        self.cursor = None  # the newest updated_at seen: MAX(updated_at) at the last poll
+        self.count = None  # COUNT(*) at its last reading
+        self.count_due = 0.0  # when (time.monotonic()) to count the rows again
         self.read_at = None  # when the last read of rows began (this process's clock)
         self.samples = {}  # id -> deque of (seconds, downloaded_bytes) while downloading
         self.failing = False
@@ -255,19 +290,26 @@ class DatabaseRelay:
         from catalog.models import Dataset
 
         self.read_at = timezone.now()
-        self.head = self.read_head()
+        self.cursor = self.read_newest()
+        self.count = self.read_count()
+        self.count_due = time.monotonic() + RELAY_COUNT_EVERY
         self.known = self.rows(Dataset.objects.all())
-        self.cursor = self.head[0]
         self.samples = {}
 
     @staticmethod
-    def read_head():
-        from django.db.models import Count, Max
+    def read_newest():
+        from django.db.models import Max
 
         from catalog.models import Dataset
 
-        head = Dataset.objects.order_by().aggregate(newest=Max("updated_at"), count=Count("pk"))
-        return head["newest"], head["count"]
+        # From the updated_at index: one lookup, however many rows.
+        return Dataset.objects.order_by().aggregate(newest=Max("updated_at"))["newest"]
+
+    @staticmethod
+    def read_count():
+        from catalog.models import Dataset
+
+        return Dataset.objects.order_by().count()
 
     @staticmethod
     def rows(queryset):
@@ -287,24 +329,28 @@ class DatabaseRelay:
         from catalog.models import Dataset
 
         now = timezone.now()
-        head = self.read_head()
-        if head == self.head and self.settled():
+        newest = self.read_newest()
+        count = None
+        if time.monotonic() >= self.count_due:
+            count = self.read_count()
+            self.count_due = time.monotonic() + RELAY_COUNT_EVERY
+        if newest == self.cursor and count in (None, self.count) and self.settled():
             return []
-        self.head = head
         since = self.read_at - timedelta(seconds=LATE_COMMIT_WINDOW)
         self.read_at = now
         seen = self.rows(Dataset.objects.filter(updated_at__gt=since))
         gone = []
-        if head[1] != len(self.known.keys() | seen.keys()):
-            # Something was deleted (or created longer ago than the window): compare the ids.
-            ids = set(Dataset.objects.order_by().values_list("pk", flat=True))
-            ids = {str(pk) for pk in ids}
-            gone = [pk for pk in self.known if pk not in ids]
-            missing = ids - self.known.keys() - seen.keys()
-            if missing:
-                seen.update(self.rows(Dataset.objects.filter(pk__in=missing)))
-        if head[0] is not None and (self.cursor is None or head[0] > self.cursor):
-            self.cursor = head[0]
+        if count is not None:
+            self.count = count
+            if count != len(self.known.keys() | seen.keys()):
+                # Something was deleted (or created longer ago than the window): compare the ids.
+                ids = {str(pk) for pk in Dataset.objects.order_by().values_list("pk", flat=True)}
+                gone = [pk for pk in self.known if pk not in ids]
+                missing = ids - self.known.keys() - seen.keys()
+                if missing:
+                    seen.update(self.rows(Dataset.objects.filter(pk__in=missing)))
+        if newest is not None and (self.cursor is None or newest > self.cursor):
+            self.cursor = newest
         return self.report(seen, gone)
 
     def report(self, seen, gone):

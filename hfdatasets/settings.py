@@ -240,7 +240,8 @@ else:
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer with a pool that queues a burst of sockets (catalog/live.py).
+            "BACKEND": "catalog.live.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("HFD_CHANNEL_PREFIX", "hfd")},
         }
     }
