@@ -228,6 +228,10 @@ def delete(dataset):
             pass  # It finished or failed meanwhile; deleting is still what was asked.
     dataset_id, last_status = dataset.pk, dataset.status
     Dataset.objects.filter(pk=dataset_id).delete()
+    # This process's open memory map of the files would keep their disk space in use.
+    from catalog.viewer import source
+
+    source.forget(storage.arrow_dir(dataset_id))
     # A worker still writing notices the record is gone and removes what it wrote after this.
     storage.remove_dataset_files(dataset_id)
     progress.announce_deleted(dataset_id, previous_status=last_status)

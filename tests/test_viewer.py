@@ -93,6 +93,39 @@ def test_the_table_is_memory_mapped_not_copied(ready):
     assert pa.total_allocated_bytes() - before < 10_000
 
 
+def test_rows_api_opens_the_files_once_per_process_and_a_delete_forgets_them(api_client, ready):
+    from catalog import services
+
+    path = storage.arrow_dir(ready.pk)
+    url = f"/api/v1/datasets/{ready.pk}/rows/"
+    assert api_client.get(url, {"limit": 2}).json()["total"] == N
+    opened = source._cache[str(path)][1]
+    assert api_client.get(url, {"offset": 10, "limit": 2, "sort": "score"}).status_code == 200
+    assert source._cache[str(path)][1] is opened  # the same memory-mapped table, not opened again
+    services.delete(Dataset.objects.get(pk=ready.pk))
+    assert str(path) not in source._cache and not path.exists()
+
+
+def test_a_rebuilt_dataset_is_opened_again_and_the_cache_is_bounded(make_dataset, ready, monkeypatch):
+    path = storage.arrow_dir(ready.pk)
+    first = source.open_table(path)
+    # A retry publishes a new folder in place of the old one (storage.publish_dir).
+    rebuilt = storage.new_temp_dir(path)
+    datasets.Dataset.from_dict({"id": [1, 2]}).save_to_disk(str(rebuilt))
+    storage.publish_dir(rebuilt, path)
+    second = source.open_table(path)
+    assert second is not first and second.num_rows == 2
+
+    monkeypatch.setattr(source, "CACHE_SIZE", 2)
+    others = []
+    for _ in range(2):
+        other = make_dataset(status=Dataset.Status.READY)
+        datasets.Dataset.from_dict({"id": [0]}).save_to_disk(str(storage.arrow_dir(other.pk)))
+        others.append(source.open_table(storage.arrow_dir(other.pk)))
+    # The least recently used one went; the other two stay.
+    assert str(path) not in source._cache and len(source._cache) == 2
+
+
 def test_plain_view_is_the_stored_order(ready):
     assert ids(ready, 10, 5) == (N, [10, 11, 12, 13, 14])
     assert ids(ready, 58, 10) == (N, [58, 59])
