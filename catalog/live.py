@@ -244,7 +244,8 @@ class DatabaseRelay:
         self.task = None
         self.lock = asyncio.Lock()
         self.known = {}  # id -> (updated_at, status) as last sent
-        self.cursor = None  # the newest updated_at seen: MAX(updated_at) at the last poll
+        self.cursor = None  # the newest updated_at seen in a read of rows
+        self.newest = None  # MAX(updated_at) at the last poll, as the database gave it
         self.count = None  # COUNT(*) at its last reading
         self.count_due = 0.0  # when (time.monotonic()) to count the rows again
         self.read_at = None  # when the last read of rows began (this process's clock)
@@ -290,20 +291,28 @@ class DatabaseRelay:
         from catalog.models import Dataset
 
         self.read_at = timezone.now()
-        self.cursor = self.read_newest()
+        self.newest = self.read_newest()
         self.count = self.read_count()
         self.count_due = time.monotonic() + RELAY_COUNT_EVERY
         self.known = self.rows(Dataset.objects.all())
+        self.cursor = max((updated_at for updated_at, _ in self.known.values()), default=None)
         self.samples = {}
 
     @staticmethod
     def read_newest():
-        from django.db.models import Max
+        """MAX(updated_at) as the database gives it (compared with the last one, never parsed).
+
+        One lookup in the updated_at index. Plain SQL: the ORM would cost ten times the query
+        itself, and this runs ten times a second.
+        """
+        from django.db import connection
 
         from catalog.models import Dataset
 
-        # From the updated_at index: one lookup, however many rows.
-        return Dataset.objects.order_by().aggregate(newest=Max("updated_at"))["newest"]
+        table, column = Dataset._meta.db_table, Dataset._meta.get_field("updated_at").column
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX({connection.ops.quote_name(column)}) FROM {connection.ops.quote_name(table)}")
+            return cursor.fetchone()[0]
 
     @staticmethod
     def read_count():
@@ -334,8 +343,9 @@ class DatabaseRelay:
         if time.monotonic() >= self.count_due:
             count = self.read_count()
             self.count_due = time.monotonic() + RELAY_COUNT_EVERY
-        if newest == self.cursor and count in (None, self.count) and self.settled():
+        if newest == self.newest and count in (None, self.count) and self.settled():
             return []
+        self.newest = newest
         since = self.read_at - timedelta(seconds=LATE_COMMIT_WINDOW)
         self.read_at = now
         seen = self.rows(Dataset.objects.filter(updated_at__gt=since))
@@ -349,8 +359,8 @@ class DatabaseRelay:
                 missing = ids - self.known.keys() - seen.keys()
                 if missing:
                     seen.update(self.rows(Dataset.objects.filter(pk__in=missing)))
-        if newest is not None and (self.cursor is None or newest > self.cursor):
-            self.cursor = newest
+        latest = [updated_at for updated_at, _ in seen.values()] + ([self.cursor] if self.cursor else [])
+        self.cursor = max(latest, default=None)
         return self.report(seen, gone)
 
     def report(self, seen, gone):

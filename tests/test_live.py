@@ -592,14 +592,12 @@ async def crowd_connect(headers, count):
     return communicators
 
 
-async def statuses_until(communicator, last, timeout=30):
-    """The status events a socket gets, up to `last` (snapshots and progress are skipped)."""
-    seen = []
-    while not seen or seen[-1] != last:
+async def status_arrives(communicator, status, timeout=30):
+    """Read a socket's messages until the status event `status`; snapshots and progress are skipped."""
+    while True:
         message = await communicator.receive_json_from(timeout=timeout)
-        if message["event"] == "status":
-            seen.append(message["dataset"]["status"])
-    return seen
+        if message["event"] == "status" and message["dataset"]["status"] == status:
+            return status
 
 
 @pytest.fixture(params=["redis_layer", "memory_layer"])
@@ -615,13 +613,13 @@ def test_a_crowd_connecting_at_once_gets_every_status_change(either_layer, sessi
         await asyncio.sleep(0)
         dataset = await sync_to_async(prepare_download)(dataset.pk, total_bytes=1000)
         crowd = await connecting
-        await sync_to_async(services.transition)(dataset, S.PROCESSING)
-        await sync_to_async(services.transition)(dataset, S.READY)
-        results = await asyncio.gather(*(statuses_until(c, "ready") for c in crowd), return_exceptions=True)
-        lost = [r for r in results if isinstance(r, BaseException)]
-        assert not lost, f"{len(lost)} of {CROWD} sockets missed a status change"
-        for seen in results:
-            assert seen[-2:] == ["processing", "ready"], seen
+        # Each change reaches every socket before the next is made (the embedded relay reports the
+        # state it sees each poll, so a status shorter than a poll may be skipped; see README).
+        for status in (S.PROCESSING, S.READY):
+            await sync_to_async(services.transition)(dataset, status)
+            results = await asyncio.gather(*(status_arrives(c, status) for c in crowd), return_exceptions=True)
+            lost = [r for r in results if isinstance(r, BaseException)]
+            assert not lost, f"{len(lost)} of {CROWD} sockets missed the change to {status}"
         await asyncio.gather(*(c.disconnect() for c in crowd))
 
     run(body)
