@@ -1,0 +1,102 @@
+"""python -m bench [--quick] [--only NAME ...]: the benchmark suite (see bench/README.md).
+
+Prints one table (figure, ours, baseline, ratio, target) and exits 1 when a target is missed.
+"""
+
+import argparse
+import sys
+import time
+
+from bench import _setup
+
+# name: (quick, full) parameters
+SIZES = {
+    "fetch": ({"shards": 12, "shard_mb": 0.5, "big_mb": 4}, {"shards": 12, "shard_mb": 25.75, "big_mb": 200}),
+    "e2e": ({"shards": 4, "rows": 20_000}, {"shards": 12, "rows": 200_000}),
+    "capped": ({"rows": 200_000, "group": 20_000, "cap": 50_000}, {"rows": 1_000_000, "group": 50_000, "cap": 120_000}),
+    "pages": ({"large": 10_000, "requests": 1}, {"large": 10_000, "requests": 5}),
+    "relay": ({"seconds": 0.5}, {"seconds": 5.0}),
+    "sockets": ({"count": 200}, {"count": 200}),
+    "rows": ({"rows": 200_000, "requests": 40}, {"rows": 1_000_000, "requests": 200}),
+}
+GROUPS = list(SIZES)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, 3 repetitions: under two minutes")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each timed figure (at least 3)")
+    parser.add_argument("--only", nargs="+", choices=GROUPS, help="run only these groups of figures")
+    args = parser.parse_args(argv)
+    if args.repeat < 3:
+        parser.error("--repeat must be at least 3")
+    hub, work = _setup.setup()
+
+    from bench import fetch_figures, live_figures, rows_figures, scale_figures
+
+    size = {name: quick if args.quick else full for name, (quick, full) in SIZES.items()}
+    repeat = args.repeat
+    mb = 1_000_000
+
+    def fetch():
+        s = size["fetch"]
+        shard = int(s["shard_mb"] * mb)
+        return [
+            fetch_figures.throttled_fetch(
+                hub,
+                work,
+                f"{s['shards']}-shard split, 2 MB/s links, vs snapshot_download",
+                "bench/shards",
+                fetch_figures.random_files(s["shards"], shard),
+                repeat,
+                0.8,
+            ),
+            fetch_figures.throttled_fetch(
+                hub,
+                work,
+                f"one {s['big_mb']} MB file, 2 MB/s links, vs snapshot_download",
+                "bench/big",
+                fetch_figures.random_files(1, int(s["big_mb"] * mb)),
+                repeat,
+                0.5,
+            ),
+        ]
+
+    groups = {
+        "fetch": fetch,
+        "e2e": lambda: [
+            fetch_figures.end_to_end(
+                hub, work, size["e2e"]["shards"], size["e2e"]["rows"] // size["e2e"]["shards"], repeat
+            )
+        ],
+        "capped": lambda: [
+            fetch_figures.capped_bytes(
+                hub, work, size["capped"]["rows"], size["capped"]["group"], size["capped"]["cap"]
+            )
+        ],
+        "pages": lambda: scale_figures.pages(
+            repeat, large=size["pages"]["large"], requests_each=size["pages"]["requests"]
+        ),
+        "relay": lambda: [scale_figures.relay_idle_cpu(repeat, seconds=size["relay"]["seconds"])],
+        "sockets": lambda: live_figures.sockets_at_once(size["sockets"]["count"], ["embedded", "redis"]),
+        "rows": lambda: rows_figures.rows_api(size["rows"]["rows"], size["rows"]["requests"]),
+    }
+    figures = []
+    started = time.monotonic()
+    for name in args.only or GROUPS:
+        group_started = time.monotonic()
+        figures.extend(groups[name]())
+        print(f"[{name}: {time.monotonic() - group_started:.1f} s]", file=sys.stderr, flush=True)
+    from bench.harness import table
+
+    print(table(figures))
+    missed = [f.name for f in figures if not f.met]
+    print(
+        f"\n{'quick' if args.quick else 'full'} run, {repeat} repetitions, {time.monotonic() - started:.0f} s; "
+        f"{len(missed)} of {len(figures)} targets missed"
+    )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
