@@ -1,35 +1,12 @@
 """O(page) figures: pages and API with 10,000 datasets against the same with 100; the relay idle."""
 
-import itertools
 import time
 
 from bench.harness import Figure, Sample, ratio_at_most, value_below
+from tests.fixtures import add_datasets
 
 URLS = ["/", "/?status=ready&page=2", "/storage/", "/api/v1/datasets/"]
 EXTRA_PREFIX = "bench-extra/"
-_numbers = itertools.count()
-
-
-def add_datasets(count, prefix="bench/"):
-    from catalog.models import Dataset
-
-    statuses = [Dataset.Status.READY] * 3 + [Dataset.Status.FAILED, Dataset.Status.CANCELLED, Dataset.Status.PENDING]
-    rows = []
-    for _ in range(count):
-        i = next(_numbers)
-        status = statuses[i % len(statuses)]
-        rows.append(
-            Dataset(
-                name=f"{prefix}set-{i} train",
-                repo_id=f"{prefix}set-{i}",
-                status=status,
-                config={"subset": "", "split": "train", "revision": "", "max_samples": None},
-                total_bytes=10_000 + i,
-                downloaded_bytes=5_000 + i,
-                size_on_disk=20_000 + i if status == Dataset.Status.READY else None,
-            )
-        )
-    Dataset.objects.bulk_create(rows, batch_size=2000)
 
 
 def pages(repeat, small=100, large=10_000, requests_each=3):

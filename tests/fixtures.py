@@ -1,5 +1,6 @@
 """Fixtures used across the suite."""
 
+import itertools
 import os
 
 import pytest
@@ -87,3 +88,31 @@ def broker():
     broker.purge_queue()
     yield broker
     broker.purge_queue()
+
+
+_dataset_numbers = itertools.count()
+MANY_STATUSES = ["ready", "ready", "ready", "failed", "cancelled", "pending"]
+
+
+def add_datasets(count, prefix="acme/"):
+    """count Dataset rows in one bulk insert, mixed statuses and sizes, for scale tests and bench/.
+
+    Numbered across calls (names stay unique); ready ones have size_on_disk recorded, the others
+    only downloaded_bytes. Nothing is written on disk.
+    """
+    rows = []
+    for _ in range(count):
+        i = next(_dataset_numbers)
+        status = MANY_STATUSES[i % len(MANY_STATUSES)]
+        rows.append(
+            Dataset(
+                name=f"{prefix}set-{i} train",
+                repo_id=f"{prefix}set-{i}",
+                status=status,
+                config={"subset": "", "split": "train", "revision": "", "max_samples": None},
+                total_bytes=1000 + i,
+                downloaded_bytes=500 + i,
+                size_on_disk=2000 + i if status == "ready" else None,
+            )
+        )
+    Dataset.objects.bulk_create(rows, batch_size=2000)
