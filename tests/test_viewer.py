@@ -363,3 +363,20 @@ def test_page_with_no_matching_rows(client, user, ready):
     client.force_login(user)
     page = client.get(f"/datasets/{ready.pk}/", {"q": "nothing like this"})
     assert page.status_code == 200 and 'data-part="no-match"' in page.content.decode()
+
+
+def test_the_table_cache_follows_the_folder_on_disk(make_dataset):
+    first, second = make_dataset(), make_dataset()
+    for dataset, n in ((first, 3), (second, 4)):
+        datasets.Dataset.from_dict({"a": list(range(n))}).save_to_disk(str(storage.arrow_dir(dataset.pk)))
+    assert source.open_table(storage.arrow_dir(first.pk)).num_rows == 3
+    # A rebuilt folder (a new inode) is read again.
+    import shutil
+
+    shutil.rmtree(storage.arrow_dir(first.pk))
+    datasets.Dataset.from_dict({"a": list(range(5))}).save_to_disk(str(storage.arrow_dir(first.pk)))
+    assert source.open_table(storage.arrow_dir(first.pk)).num_rows == 5
+    # A deleted one is dropped from the cache (its mapping would hold the disk space).
+    shutil.rmtree(storage.arrow_dir(first.pk))
+    source.open_table(storage.arrow_dir(second.pk))
+    assert str(storage.arrow_dir(first.pk)) not in source._cache

@@ -74,6 +74,9 @@ def open_table(arrow_path):
     except FileNotFoundError:
         raise browse.RowsUnavailable("The dataset's files are missing on disk; retry or delete it.") from None
     with _cache_lock:
+        # A deleted dataset's mapping would keep its disk space in use: let it go.
+        for gone in [k for k in _cache if not Path(k).exists()]:
+            del _cache[gone]
         _cache[key] = (stamp, table)
         _cache.move_to_end(key)
         while len(_cache) > CACHE_SIZE:
