@@ -193,11 +193,13 @@ class DatasetViewSet(
     @extend_schema(
         parameters=[ExportQuery],
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            (206, "application/octet-stream"): OpenApiTypes.BINARY,
+            **{(200, media_type): OpenApiTypes.BINARY for media_type in export_writers.MEDIA_TYPES.values()},
+            (206, export_writers.MEDIA_TYPES["parquet"]): OpenApiTypes.BINARY,
+            304: None,
             300: OpenApiTypes.OBJECT,
             400: OpenApiTypes.OBJECT,
             409: Problem,
+            416: None,
         },
     )
     @action(

@@ -17,10 +17,11 @@ from catalog import browse, storage
 from catalog.viewer import source
 
 FORMATS = ("parquet", "jsonl", "csv")
+MEDIA_TYPES = {"parquet": "application/vnd.apache.parquet", "jsonl": "application/jsonl", "csv": "text/csv"}
 CONTENT_TYPES = {
-    "parquet": "application/vnd.apache.parquet",
-    "jsonl": "application/jsonl; charset=utf-8",
-    "csv": "text/csv; charset=utf-8",
+    "parquet": MEDIA_TYPES["parquet"],
+    "jsonl": MEDIA_TYPES["jsonl"] + "; charset=utf-8",
+    "csv": MEDIA_TYPES["csv"] + "; charset=utf-8",
 }
 
 
