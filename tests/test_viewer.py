@@ -380,3 +380,19 @@ def test_the_table_cache_follows_the_folder_on_disk(make_dataset):
     shutil.rmtree(storage.arrow_dir(first.pk))
     source.open_table(storage.arrow_dir(second.pk))
     assert str(storage.arrow_dir(first.pk)) not in source._cache
+
+
+def test_manage_py_column_stats_adds_charts_to_older_datasets(ready, make_dataset):
+    from django.core.management import call_command
+
+    from catalog import browse
+
+    old = browse.compute_column_stats(storage.arrow_dir(ready.pk))  # what the pipeline stored before charts
+    Dataset.objects.filter(pk=ready.pk).update(column_stats=old)
+    assert stats.needs_pictures(old) and not stats.needs_pictures(ready.column_stats)
+    missing = make_dataset(status=Dataset.Status.READY, column_stats=old)
+    call_command("column_stats")
+    ready.refresh_from_db()
+    assert ready.column_stats == stats.compute_column_stats(storage.arrow_dir(ready.pk))
+    missing.refresh_from_db()
+    assert missing.column_stats == old  # no Arrow folder: left as it was

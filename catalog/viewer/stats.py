@@ -41,6 +41,14 @@ def compute_column_stats(arrow_path):
     return stats
 
 
+def needs_pictures(column_stats):
+    """True for statistics made before charts existed: a number or text column without a histogram."""
+    return any(
+        isinstance(c, dict) and c.get("kind") in ("number", "string") and "histogram" not in c and "values" not in c
+        for c in (column_stats or {}).values()
+    )
+
+
 def pictures(con, field, feature, column):
     name = quote(field.name)
     labels = source.class_names(feature)
