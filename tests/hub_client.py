@@ -32,6 +32,10 @@ def main(repo_id, split, output):
     result["features"] = loaded.features.to_dict()
     # Raw Arrow values (no decoding), to compare with the Arrow files byte for byte in meaning.
     result["rows"] = loaded.with_format("arrow")[:].to_pylist()
+    # Streaming reads the Arrow files with Range requests instead of downloading them first.
+    streamed = datasets.load_dataset(repo_id, split=split, streaming=True)
+    result["streamed_rows"] = list(streamed)
+    result["plain_rows"] = loaded.to_list()
     folder = Path(huggingface_hub.snapshot_download(repo_id, repo_type="dataset"))
     result["snapshot_commit"] = folder.name
     result["snapshot"] = {

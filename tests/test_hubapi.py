@@ -120,6 +120,7 @@ def test_load_dataset_and_snapshot_download_from_the_hub_endpoint(live_server, r
     assert result["features"] == original.features.to_dict() == FEATURES.to_dict()
     assert result["rows"] == original.with_format("arrow")[:].to_pylist()
     assert result["split"] == "train"
+    assert result["streamed_rows"] == result["plain_rows"] == original.to_list()
     # The revision is the commit the dataset was fetched at.
     assert result["info_sha"] == SHA and result["snapshot_commit"] == SHA
     # snapshot_download got the Arrow files byte for byte, and the generated card.
