@@ -18,6 +18,7 @@ SIZES = {
     "relay": ({"seconds": 0.5}, {"seconds": 5.0}),
     "sockets": ({"count": 200}, {"count": 200}),
     "rows": ({"rows": 200_000, "requests": 40}, {"rows": 1_000_000, "requests": 200}),
+    "viewer": ({"rows": 200_000}, {"rows": 1_000_000}),
 }
 GROUPS = list(SIZES)
 
@@ -32,7 +33,7 @@ def main(argv=None):
         parser.error("--repeat must be at least 3")
     hub, work = _setup.setup()
 
-    from bench import fetch_figures, live_figures, rows_figures, scale_figures
+    from bench import fetch_figures, live_figures, rows_figures, scale_figures, viewer_figures
 
     size = {name: quick if args.quick else full for name, (quick, full) in SIZES.items()}
     repeat = args.repeat
@@ -80,6 +81,7 @@ def main(argv=None):
         "relay": lambda: [scale_figures.relay_idle_cpu(repeat, seconds=size["relay"]["seconds"])],
         "sockets": lambda: live_figures.sockets_at_once(size["sockets"]["count"], ["embedded", "redis"]),
         "rows": lambda: rows_figures.rows_api(size["rows"]["rows"], size["rows"]["requests"]),
+        "viewer": lambda: viewer_figures.filtered_pages(size["viewer"]["rows"], repeat),
     }
     figures = []
     started = time.monotonic()
