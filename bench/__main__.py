@@ -11,7 +11,11 @@ from bench import _setup
 
 # name: (quick, full) parameters
 SIZES = {
-    "fetch": ({"shards": 12, "shard_mb": 0.5, "big_mb": 4}, {"shards": 12, "shard_mb": 25.75, "big_mb": 200}),
+    # Quick: files ten times smaller, and so the smallest byte range too (HFD_SEGMENT_MIN_BYTES).
+    "fetch": (
+        {"shards": 12, "shard_mb": 2.1, "big_mb": 8, "segment_min": 2**20},
+        {"shards": 12, "shard_mb": 25.75, "big_mb": 200, "segment_min": None},
+    ),
     "e2e": ({"shards": 4, "rows": 20_000}, {"shards": 12, "rows": 200_000}),
     "capped": ({"rows": 200_000, "group": 20_000, "cap": 50_000}, {"rows": 1_000_000, "group": 50_000, "cap": 120_000}),
     "pages": ({"large": 10_000, "requests": 1}, {"large": 10_000, "requests": 5}),
@@ -40,8 +44,12 @@ def main(argv=None):
     mb = 1_000_000
 
     def fetch():
+        from django.conf import settings
+
         s = size["fetch"]
         shard = int(s["shard_mb"] * mb)
+        if s["segment_min"]:
+            settings.HFD_SEGMENT_MIN_BYTES = s["segment_min"]
         return [
             fetch_figures.throttled_fetch(
                 hub,

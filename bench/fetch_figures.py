@@ -98,7 +98,9 @@ def throttled_fetch(hub, work, name, repo_id, files, repeat, target):
         check,
         [
             f"{len(files)} x {next(iter(files.values())).__len__() / 1e6:.1f} MB at {BANDWIDTH / 1e6:.0f} MB/s per connection; "
-            f"ours {settings.HFD_PARALLEL_FILES} files at once, snapshot_download 8"
+            f"ours {settings.HFD_PARALLEL_FILES} files at once, byte ranges of at least "
+            f"{settings.HFD_SEGMENT_MIN_BYTES / 2**20:.0f} MiB, up to {settings.HFD_SEGMENTS_PER_FILE} per file; "
+            "snapshot_download 8 files at once"
         ],
     )
 

@@ -48,7 +48,11 @@ HF_TOKEN = env_str("HF_TOKEN") or None
 os.environ.setdefault("HF_HOME", str(DATA_DIR / "hf-home"))
 
 # Download tuning.
-HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 4, minimum=1)
+# As many files at once as huggingface_hub.snapshot_download fetches.
+HFD_PARALLEL_FILES = env_int("HFD_PARALLEL_FILES", 8, minimum=1)
+# A large file is fetched as up to this many byte ranges at once, each at least HFD_SEGMENT_MIN_BYTES.
+HFD_SEGMENTS_PER_FILE = env_int("HFD_SEGMENTS_PER_FILE", 4, minimum=1)
+HFD_SEGMENT_MIN_BYTES = env_int("HFD_SEGMENT_MIN_BYTES", 8 * 1024 * 1024, minimum=1)
 HFD_MAX_FAULT_RETRIES = env_int("HFD_MAX_FAULT_RETRIES", 5, minimum=1)
 # First pause between retries of a transient fault; doubles each time (capped at 30 s).
 HFD_RETRY_BACKOFF = env_float("HFD_RETRY_BACKOFF", 1.0, minimum=0)
