@@ -102,17 +102,24 @@ class ProgressReporter:
         eta = round((self.total - b1) / rate, 1) if rate > 0 and self.total else None
         return round(rate), eta
 
-    def flush(self):
+    def save(self, **fields):
+        """Write fields of the run's record (e.g. a corrected total_bytes); DownloadStopped if not ours.
+
+        Through the run when there is one, so the write waits out a database outage.
+        """
         from catalog import services
 
+        if self.run is not None:
+            self.run.save(**fields)
+        else:
+            services.save_run_fields(self.dataset, self.run_id, **fields)
+
+    def flush(self):
         with self._lock:
             done = self.done
         self._last_flush = time.monotonic()
         try:
-            if self.run is not None:
-                self.run.save(downloaded_bytes=done)
-            else:
-                services.save_run_fields(self.dataset, self.run_id, downloaded_bytes=done)
+            self.save(downloaded_bytes=done)
         except DownloadStopped:
             with self._lock:
                 self._stopped = True

@@ -30,7 +30,7 @@ from itertools import islice
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from catalog import building, fetch, hub, services, storage
+from catalog import building, fetch, hub, storage
 
 COMPRESSIONS = (".gz", ".zst", ".bz2", ".xz")
 # The packaged builders' own defaults (JsonConfig.chunksize, CsvConfig.chunksize).
@@ -67,7 +67,7 @@ def fetch_first_rows(dataset, plan, max_samples, reporter, token=None):
             outputs.append(target)
     # The transfer is over: what came in is the whole of it, so progress ends at 100%.
     reporter.total = reporter.done
-    services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.done)
+    reporter.save(total_bytes=reporter.done)
     return outputs
 
 
@@ -195,7 +195,7 @@ def _first_parquet_rows(dataset, plan, max_samples, reporter, token, out_dir):
             to_read += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
         chosen.append((planned, remote, groups))
     reporter.total = reporter.done + to_read
-    services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.total)
+    reporter.save(total_bytes=reporter.total)
 
     outputs, needed = [], max_samples
     for planned, remote, groups in chosen:
@@ -233,7 +233,7 @@ def _first_folder_rows(dataset, plan, max_samples, reporter, token):
         # Archives' rows come after the plain files' rows.
         media = files[:max_samples] if len(files) >= max_samples else media
     reporter.total = reporter.done + sum(f.size for f in media)
-    services.save_run_fields(dataset, reporter.run_id, total_bytes=reporter.total)
+    reporter.save(total_bytes=reporter.total)
     fetch.fetch_files(dataset.pk, plan.repo_id, plan.sha, media, reporter, token)
     return [fetch.local_path(dataset.pk, f.path) for f in metadata + media]
 
