@@ -280,7 +280,8 @@ def claim(dataset_id, start_status=Status.DOWNLOADING, task_token=None):
     if not updated:
         return None
     dataset = Dataset.objects.get(pk=dataset_id)
-    progress.announce_status(dataset)
+    # A queued task claims a pending record; a foreground run may also take over a stale one.
+    progress.announce_status(dataset, previous_status=Status.PENDING if task_token else None)
     return dataset
 
 
@@ -404,7 +405,7 @@ def requeue(dataset):
         dataset.status, dataset.heartbeat_at, dataset.updated_at = Status.PENDING, None, now
         queue_task(dataset)
     if was != Status.PENDING:
-        progress.announce_status(dataset)
+        progress.announce_status(dataset, previous_status=was)
     return True
 
 
