@@ -123,8 +123,8 @@ def fetch_file(final, repo_id, sha, planned, reporter, token, stop):
     def attempt():
         if stop.is_set():
             raise DownloadStopped()
-        transfer(repo_id, sha, planned, partial, reporter, token, stop)
-        verify(planned, partial)
+        digest = transfer(repo_id, sha, planned, partial, reporter, token, stop)
+        verify(planned, partial, digest)
 
     with hub.interruptible_by(stop):
         hub.with_retries(attempt, what=f"download of '{planned.path}'")
@@ -241,16 +241,25 @@ def expected_digest(planned, size):
 
 
 def transfer(repo_id, sha, planned, partial, reporter, token, stop):
-    """Append the missing bytes of one file to its partial file."""
+    """Append the missing bytes of one file to its partial file.
+
+    Returns the hash object of the Hub's checksum fed with the whole file (the bytes already on
+    disk, read once, then each chunk as it is written), so verify() need not read it again; or
+    None when nothing was fetched or the Hub gives no checksum.
+    """
     start = partial.stat().st_size if partial.exists() else 0
     if start > planned.size:  # Not the file we expect any more: start over.
         partial.unlink()
         start = 0
     if start == planned.size:
-        return
+        return None
     counted = start  # bytes of this file already in the reporter's count
+    _expected, digest, _what = expected_digest(planned, planned.size)
     with hub.stream_file(repo_id, sha, planned.path, start=start, token=token) as (response, offset):
         with open(partial, "r+b" if partial.exists() else "wb") as out:
+            if digest is not None and offset:
+                for block in iter(lambda: out.read(min(1024 * 1024, offset - out.tell())), b""):
+                    digest.update(block)
             # offset is 0 if the server ignored our Range: rewrite from the beginning.
             out.seek(offset)
             out.truncate()
@@ -259,6 +268,8 @@ def transfer(repo_id, sha, planned, partial, reporter, token, stop):
                 if stop.is_set():
                     raise DownloadStopped()
                 out.write(chunk)
+                if digest is not None:
+                    digest.update(chunk)
                 position += len(chunk)
                 if position > counted:
                     reporter.add(position - counted)
@@ -269,19 +280,25 @@ def transfer(repo_id, sha, planned, partial, reporter, token, stop):
         raise hub.HubUnavailable(
             f"The transfer of '{planned.path}' ended after {position:,} of {planned.size:,} bytes."
         )
+    return digest
 
 
-def verify(planned, partial):
-    """Size, then the Hub's checksum: sha256 for LFS files, the git blob id for files kept in git."""
+def verify(planned, partial, digest=None):
+    """Size, then the Hub's checksum: sha256 for LFS files, the git blob id for files kept in git.
+
+    digest, if given, was fed with the file's bytes while they were written (transfer()).
+    """
     size = partial.stat().st_size
     if size != planned.size:
         raise hub.HubUnavailable(f"'{planned.path}' has {size:,} bytes on disk, expected {planned.size:,}.")
-    expected, digest, what = expected_digest(planned, size)
-    if digest is None:
+    expected, fresh, what = expected_digest(planned, size)
+    if fresh is None:
         return
-    with open(partial, "rb") as f:
-        for block in iter(lambda: f.read(1024 * 1024), b""):
-            digest.update(block)
+    if digest is None:
+        digest = fresh
+        with open(partial, "rb") as f:
+            for block in iter(lambda: f.read(1024 * 1024), b""):
+                digest.update(block)
     if digest.hexdigest() != expected:
         partial.unlink()
         raise hub.ChecksumMismatch(f"'{planned.path}' did not match the Hub's {what}; it is fetched again.")

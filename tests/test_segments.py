@@ -37,7 +37,7 @@ def make_run(data):
 
 
 def ranges_asked(fake_hub):
-    return sorted(r for method, path, r in fake_hub.requests if method == "GET" and path.endswith(PATH))
+    return sorted((r for method, path, r in fake_hub.requests if method == "GET" and path.endswith(PATH)), key=str)
 
 
 def test_a_large_file_comes_in_four_ranges_at_once(db, segmented, big, fake_hub):
@@ -104,3 +104,19 @@ def test_small_files_and_a_whole_file_partial_are_fetched_whole(db, segmented, b
     assert final.read_bytes() == data
     assert ranges_asked(fake_hub) == ["bytes=10-"]
     assert fetch.segment_files(final) == []
+
+
+def test_a_whole_file_is_hashed_as_it_is_written_and_a_wrong_resumed_prefix_is_caught(db, big, fake_hub, settings):
+    settings.HFD_SEGMENTS_PER_FILE = 1
+    settings.HFD_RETRY_BACKOFF = 0.01
+    data, sha = big
+    dataset, planned, reporter = make_run(data)
+    final = fetch.local_path(dataset.pk, PATH)
+    final.parent.mkdir(parents=True)
+    fetch.partial_path(final).write_bytes(b"\0" * 10)  # bytes on disk that are not the file's
+    fetch.fetch_files(dataset.pk, REPO, sha, [planned], reporter)
+    assert final.read_bytes() == data
+    # The resumed transfer failed the sha256 (the prefix read back, the rest hashed as written),
+    # and the retry fetched the whole file.
+    assert ranges_asked(fake_hub) == sorted([None, "bytes=10-"], key=str)
+    assert fake_hub.bytes_served(REPO, PATH) == (SIZE - 10) + SIZE
