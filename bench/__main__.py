@@ -17,6 +17,7 @@ SIZES = {
         {"shards": 12, "shard_mb": 25.75, "big_mb": 200, "segment_min": None},
     ),
     "e2e": ({"shards": 4, "rows": 20_000}, {"shards": 12, "rows": 200_000}),
+    "build": ({"shards": 4, "rows": 40_000}, {"shards": 12, "rows": 600_000}),
     "capped": ({"rows": 200_000, "group": 20_000, "cap": 50_000}, {"rows": 1_000_000, "group": 50_000, "cap": 120_000}),
     "pages": ({"large": 10_000, "requests": 1}, {"large": 10_000, "requests": 5}),
     "relay": ({"seconds": 0.5}, {"seconds": 5.0}),
@@ -76,6 +77,11 @@ def main(argv=None):
         "e2e": lambda: [
             fetch_figures.end_to_end(
                 hub, work, size["e2e"]["shards"], size["e2e"]["rows"] // size["e2e"]["shards"], repeat
+            )
+        ],
+        "build": lambda: [
+            fetch_figures.arrow_build(
+                hub, work, size["build"]["shards"], size["build"]["rows"] // size["build"]["shards"], repeat
             )
         ],
         "capped": lambda: [

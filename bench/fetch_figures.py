@@ -194,3 +194,51 @@ def capped_bytes(hub, work, rows, row_group_size, cap):
         check,
         [f"{cap:,} of {rows:,} rows, row groups of {row_group_size:,}; {len(data) / 1e6:.1f} MB file"],
     )
+
+
+def arrow_build(hub, work, shards, rows_per_shard, repeat):
+    """The worker's build step (build, save_to_disk, column statistics) on downloaded files, vs by hand."""
+    import datasets
+    import huggingface_hub
+
+    from catalog import building, sampling
+    from catalog import hub as hub_module
+    from catalog.viewer import stats as viewer_stats
+
+    repo_id = "bench/build"
+    files = {"README.md": b"---\nlicense: mit\n---\n# build\n"}
+    for i in range(shards):
+        files[f"data/train-{i:05d}-of-{shards:05d}.parquet"] = parquet_shard(i * rows_per_shard, rows_per_shard)
+    sha = hub.add_repo(repo_id, files)
+    source = work / "build-source"
+    huggingface_hub.snapshot_download(repo_id, repo_type="dataset", revision=sha, local_dir=source)
+    plan = hub_module.plan(repo_id, sha, "", "train")
+    features = building.reference_features(plan, sampling.fetch_head, work / "build-inference")
+    spec = building.BuildSpec.for_plan(plan, features)
+    local = [source / planned.path for planned in plan.files]
+    out = work / "build-out"
+
+    def prepare(name):
+        shutil.rmtree(out, ignore_errors=True)
+
+    def ours():
+        built = building.build(spec, local, out / "cache")
+        built.save_to_disk(str(out / "arrow"))
+        viewer_stats.compute_column_stats(out / "arrow")
+
+    def baseline():
+        loaded = datasets.load_dataset(str(source), split="train", cache_dir=str(out / "cache"))
+        loaded.save_to_disk(str(out / "arrow"))
+
+    times = interleaved({"ours": ours, "baseline": baseline}, repeat, prepare)
+    label, check = ratio_at_most(1.1)
+    return Figure(
+        "Arrow build vs load_dataset + save_to_disk",
+        Sample(times["ours"]),
+        Sample(times["baseline"]),
+        label,
+        check,
+        [
+            f"{shards} parquet shards, {shards * rows_per_shard:,} rows already on disk; ours includes the column statistics"
+        ],
+    )
