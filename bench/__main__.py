@@ -17,6 +17,8 @@ SIZES = {
         {"shards": 12, "shard_mb": 25.75, "big_mb": 200, "segment_min": None},
     ),
     "e2e": ({"shards": 4, "rows": 20_000}, {"shards": 12, "rows": 200_000}),
+    # Quick: left out (fresh worker processes take too long); full: 1 GB against 100 MB.
+    "memory": (None, {"small": 100, "large": 1000}),
     "build": ({"shards": 4, "rows": 40_000}, {"shards": 12, "rows": 600_000}),
     "capped": ({"rows": 200_000, "group": 20_000, "cap": 50_000}, {"rows": 1_000_000, "group": 50_000, "cap": 120_000}),
     "pages": ({"large": 10_000, "requests": 1}, {"large": 10_000, "requests": 5}),
@@ -38,7 +40,7 @@ def main(argv=None):
         parser.error("--repeat must be at least 3")
     hub, work = _setup.setup()
 
-    from bench import fetch_figures, live_figures, rows_figures, scale_figures, viewer_figures
+    from bench import fetch_figures, live_figures, memory_figures, rows_figures, scale_figures, viewer_figures
 
     size = {name: quick if args.quick else full for name, (quick, full) in SIZES.items()}
     repeat = args.repeat
@@ -79,6 +81,9 @@ def main(argv=None):
                 hub, work, size["e2e"]["shards"], size["e2e"]["rows"] // size["e2e"]["shards"], repeat
             )
         ],
+        "memory": lambda: [
+            memory_figures.worker_memory(hub, work, size["memory"]["small"], size["memory"]["large"], repeat)
+        ],
         "build": lambda: [
             fetch_figures.arrow_build(
                 hub, work, size["build"]["shards"], size["build"]["rows"] // size["build"]["shards"], repeat
@@ -100,6 +105,9 @@ def main(argv=None):
     figures = []
     started = time.monotonic()
     for name in args.only or GROUPS:
+        if size[name] is None:
+            print(f"[{name}: not in a quick run]", file=sys.stderr, flush=True)
+            continue
         group_started = time.monotonic()
         figures.extend(groups[name]())
         print(f"[{name}: {time.monotonic() - group_started:.1f} s]", file=sys.stderr, flush=True)
