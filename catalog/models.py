@@ -2,7 +2,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 
 class DatasetStatus(models.TextChoices):
@@ -95,6 +96,12 @@ class Dataset(models.Model):
             models.Index(fields=["-created_at"], name="dataset_created"),
             # The embedded live relay's cursor (catalog.live.DatabaseRelay) and the "recently updated" order.
             models.Index(fields=["updated_at"], name="dataset_updated"),
+            # The storage page's order, biggest first (catalog.usage.by_size): its page without a sort.
+            models.Index(
+                Coalesce("size_on_disk", "downloaded_bytes").desc(),
+                F("created_at").desc(),
+                name="dataset_size_estimate",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
