@@ -1,6 +1,8 @@
 """Shared set-up for benchmarks: a temporary data dir, the fake Hub on loopback, Django."""
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ def setup():
     database or task queue.
     """
     work = tempfile.mkdtemp(prefix="hfd-bench-")
+    atexit.register(shutil.rmtree, work, True)  # the database, the datasets and the downloads of the run
     for name in ("DATABASE_URL", "REDIS_URL"):
         os.environ.pop(name, None)
     os.environ["HFD_DATA_DIR"] = os.path.join(work, "data")
