@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
 
 from catalog import services
+from catalog.accounts import permissions
 from catalog.models import Dataset
 
 
@@ -12,8 +13,13 @@ class DatasetAdmin(admin.ModelAdmin):
     search_fields = ["name", "repo_id"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
+    # What the files on disk depend on (source, repo, config, paths, commit) is never edited by hand.
     readonly_fields = [
         "id",
+        "source",
+        "repo_id",
+        "config",
+        "personal",
         "status",
         "downloaded_bytes",
         "total_bytes",
@@ -30,7 +36,7 @@ class DatasetAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    fields = ["name", "source", "repo_id", "config", "owner"] + readonly_fields
+    fields = ["name", "owner"] + readonly_fields
     actions = ["cancel_selected", "retry_selected"]
 
     @admin.display(description="Progress")
@@ -55,9 +61,19 @@ class DatasetAdmin(admin.ModelAdmin):
         for dataset in queryset:
             services.delete(dataset)
 
+    def get_queryset(self, request):
+        return permissions.visible_datasets(request.user, super().get_queryset(request))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or permissions.can_manage(request.user, obj))
+
     def _apply(self, request, queryset, action, verb):
         done = 0
         for dataset in queryset:
+            if not permissions.can_manage(request.user, dataset):
+                self.message_user(request, f"{dataset.name}: you may not change this dataset.", messages.WARNING)
+                continue
             try:
                 action(dataset)
                 done += 1

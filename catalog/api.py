@@ -5,16 +5,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
-from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from catalog import browse, services
+from catalog import browse, services, uploads
+from catalog.accounts import hub_tokens, permissions
 from catalog.exports import responses as export_responses
 from catalog.exports import writers as export_writers
 from catalog.filters import DatasetFilter, DatasetPagination
 from catalog.models import Dataset
+from catalog.parsers import JSONParser
 from catalog.serializers import (
     DatasetSerializer,
     DownloadRequestSerializer,
@@ -79,6 +81,9 @@ class DatasetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
     queryset = Dataset.objects.select_related("owner")
+    permission_classes = [permissions.DatasetPermission]
+    # Statuses of each action beyond the ones every operation shares (catalog/api_schema.py).
+    error_statuses = {"cancel": [409], "retry": [409], "rows": [409], "import_file": [413]}
     # The list's filters, ordering and page size are the datasets page's (catalog.filters).
     filter_backends = [DjangoFilterBackend]
     filterset_class = DatasetFilter
@@ -94,6 +99,9 @@ class DatasetViewSet(
 
     def get_serializer_class(self):
         return self.serializer_classes.get(self.action, DatasetSerializer)
+
+    def get_queryset(self):
+        return permissions.visible_datasets(self.request.user, super().get_queryset())
 
     def filter_queryset(self, queryset):
         # Query filters apply to the list only: ?status= must not hide one dataset from its own URL.
@@ -117,21 +125,29 @@ class DatasetViewSet(
     @action(detail=False, methods=["post"])
     def download(self, request):
         """Queue a download from the Hub. An identical live or ready dataset is returned with 200."""
-        form = DownloadRequestSerializer(data=request.data)
+        form = DownloadRequestSerializer(
+            data=request.data, context={"hub_token": hub_tokens.token_for_lookup(request.user)}
+        )
         form.is_valid(raise_exception=True)  # 400 naming the field, or 503 if the Hub cannot be reached.
-        user = request.user if request.user.is_authenticated else None
-        dataset, created = services.request_download(**form.validated_data, owner=user)
+        dataset, created = services.request_download(**form.validated_data, owner=request.user)
         return Response(self.dataset_body(dataset), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
     @extend_schema(request=ImportRequestSerializer, responses={202: DatasetSerializer, 400: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
     def import_file(self, request):
         """Import a local csv, json/jsonl or parquet file: an upload, or a path under HFD_IMPORT_ROOTS."""
-        form = ImportRequestSerializer(data=request.data)
+        data = request.data  # Parsing stops an uploaded file at HFD_MAX_UPLOAD_BYTES (catalog/uploads.py).
+        if uploads.upload_refused(request):
+            return Response(
+                {"file": [uploads.upload_refused(request)]}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            )
+        form = ImportRequestSerializer(data=data)
         form.is_valid(raise_exception=True)
-        user = request.user if request.user.is_authenticated else None
+        arguments = form.to_service_kwargs()
+        if arguments["path"] and not permissions.can_import_server_path(request.user):
+            raise PermissionDenied("Importing a file from a path on the server needs its own permission.")
         try:
-            dataset = services.import_local(**form.to_service_kwargs(), owner=user)
+            dataset = services.import_local(**arguments, owner=request.user)
         except services.ImportRefused as exc:
             raise ValidationError({exc.field: [exc.message]}) from None
         return Response(self.dataset_body(dataset), status=status.HTTP_202_ACCEPTED)
@@ -238,7 +254,12 @@ def hub_dataset(request, repo_id):
     query = HubRequestSerializer(data={"repo_id": repo_id, **request.query_params.dict()})
     query.is_valid(raise_exception=True)
     try:
-        info = hub.inspect(query.validated_data["repo_id"], query.validated_data["revision"])
+        token = hub_tokens.token_for_lookup(request.user)  # The caller's own Hub token, if they stored one.
+        info = hub.inspect(query.validated_data["repo_id"], query.validated_data["revision"], token)
     except hub.HubError as exc:
         return Response({"detail": exc.message}, status=exc.status)
     return Response(info)
+
+
+# hub.HubError statuses: bad subset or split, private or gated, not found, the Hub refused, unreachable.
+hub_dataset.cls.error_statuses = {"get": [400, 403, 404, 502, 503, 504]}

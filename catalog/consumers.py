@@ -4,7 +4,9 @@ Messages to the browser are JSON: {"event": "<snapshot|created|progress|status|d
 "dataset": state}, where state is catalog.progress.dataset_state() ({"id"} only for deleted);
 status and deleted events add "previous_status" when the sender knew it.
 Only logged-in users get a socket: an anonymous handshake is refused (HTTP 403), as is a
-foreign Origin (AllowedHostsOriginValidator in hfdatasets/asgi.py).
+foreign Origin (catalog.routing.OriginCheck, in hfdatasets/asgi.py) and a path that is not a route.
+A user gets messages only about the datasets catalog.accounts.permissions lets them see, and
+without server paths unless they are staff.
 
 A consumer joins its groups before it reads the snapshot, so no update falls between the two.
 The price: an update made while the snapshot is being read may arrive just after it, a little
@@ -20,7 +22,7 @@ from django.core.paginator import Paginator
 from django.http import QueryDict
 
 from catalog import filters, live, progress
-from catalog.models import Dataset
+from catalog.accounts import permissions
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +32,24 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_LIVE_PAUSED = 4503
 
 
-def _states(queryset):
+def _states(user, queryset):
     # The two big JSON fields are not part of the state.
-    return [progress.dataset_state(d) for d in queryset.defer("features", "column_stats")]
+    return [
+        permissions.dataset_for_user(user, progress.dataset_state(d))
+        for d in queryset.defer("features", "column_stats")
+    ]
 
 
-def page_states(query_string):
+def _hidden_ids(user):
+    """Ids of the datasets this user may not see (others' personal ones), as the socket opens."""
+    return {str(pk) for pk in permissions.hidden_datasets(user).values_list("pk", flat=True)}
+
+
+def _can_see(user, dataset_id):
+    return permissions.visible_datasets(user).filter(pk=dataset_id).exists()
+
+
+def page_states(query_string, user):
     """The states of the datasets one page of the list shows, for a snapshot.
 
     query_string is the page's own (?status=&search=&ordering=&page=&page_size=, read as the
@@ -43,14 +57,20 @@ def page_states(query_string):
     One page, never the whole table: a snapshot costs the same with 10,000 datasets as with 100.
     """
     params = QueryDict(query_string)
-    chosen = filters.DatasetFilter(params, queryset=Dataset.objects.all())
-    queryset = chosen.qs if chosen.is_valid() else Dataset.objects.order_by(*filters.DEFAULT_ORDERING)
+    visible = permissions.visible_datasets(user)
+    chosen = filters.DatasetFilter(params, queryset=visible)
+    queryset = chosen.qs if chosen.is_valid() else visible.order_by(*filters.DEFAULT_ORDERING)
     page = Paginator(queryset.defer("features", "column_stats"), filters.page_size(params)).get_page(params.get("page"))
-    return [progress.dataset_state(d) for d in page.object_list]
+    return [permissions.dataset_for_user(user, progress.dataset_state(d)) for d in page.object_list]
 
 
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     listening = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Who may see a dataset never changes after it is created: each id is looked up once.
+        self.visible, self.hidden = set(), set()
 
     async def subscribe(self, *groups):
         """Join groups (left again automatically on disconnect) and start the embedded relay.
@@ -58,6 +78,8 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
         False if the channel layer (Redis) is unreachable: the socket is then accepted and closed
         with CLOSE_LIVE_PAUSED, so the page says live updates are paused and tries again later.
         """
+        # Before joining: a dataset created after this read arrives as an event and is looked up then.
+        self.hidden = await database_sync_to_async(_hidden_ids)(self.scope["user"])
         try:
             for group in groups:
                 await self.channel_layer.group_add(group, self.channel_name)
@@ -76,8 +98,27 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             live.stop_listening(self)
             self.listening = False
 
+    async def may_see(self, dataset_id, event):
+        """Whether this socket's user may hear about the dataset (each id is asked once).
+
+        A deleted dataset cannot be looked up any more: it is passed on unless it was hidden
+        (the page's status tabs count deletions of datasets the page never showed).
+        """
+        if dataset_id in self.hidden:
+            return False
+        if dataset_id in self.visible or event == "deleted":
+            return True
+        if await database_sync_to_async(_can_see)(self.scope["user"], dataset_id):
+            self.visible.add(dataset_id)
+            return True
+        self.hidden.add(dataset_id)
+        return False
+
     async def dataset_event(self, message):
-        out = {"event": message["event"], "dataset": message["dataset"]}
+        user, state = self.scope["user"], message["dataset"]
+        if not await self.may_see(state["id"], message["event"]):
+            return
+        out = {"event": message["event"], "dataset": permissions.dataset_for_user(user, state)}
         if "previous_status" in message:
             out["previous_status"] = message["previous_status"]
         await self.send_json(out)
@@ -101,7 +142,7 @@ class DatasetListConsumer(_LiveConsumer):
             return
         await self.accept()
         query_string = self.scope.get("query_string", b"").decode("latin-1")
-        for state in await database_sync_to_async(page_states)(query_string):
+        for state in await database_sync_to_async(page_states)(query_string, self.scope["user"]):
             await self.send_json({"event": "snapshot", "dataset": state})
 
 
@@ -121,8 +162,17 @@ class DatasetConsumer(_LiveConsumer):
         if not await self.subscribe(live.dataset_group(dataset_id)):
             return
         await self.accept()
-        states = await database_sync_to_async(_states)(Dataset.objects.filter(pk=dataset_id))
+        # A dataset this user may not see is "not found", exactly like one that does not exist.
+        user = self.scope["user"]
+        states = await database_sync_to_async(_states)(user, permissions.visible_datasets(user).filter(pk=dataset_id))
         if not states:
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.send_json({"event": "snapshot", "dataset": states[0]})
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Any other ws/ path: the handshake is refused (HTTP 403) rather than failing in the router."""
+
+    async def connect(self):
+        await self.close()

@@ -51,10 +51,13 @@ class ImportForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, allow_server_path=False, **kwargs):
         super().__init__(*args, **kwargs)
         roots = settings.HFD_IMPORT_ROOTS
-        if roots:
+        if not allow_server_path:
+            # The import folders are server paths: only people allowed to import from them see them.
+            del self.fields["path"]
+        elif roots:
             self.fields["path"].help_text = "Under " + ", ".join(str(root) for root in roots) + "."
         else:
             self.fields["path"].help_text = "Switched off: no import folders are configured (HFD_IMPORT_ROOTS)."
@@ -62,6 +65,10 @@ class ImportForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "path" not in self.fields:
+            if not self.errors and not data.get("file"):
+                self.add_error("file", "Choose a file to upload.")
+            return data
         if not self.errors and bool(data.get("file")) == bool(data.get("path")):
             raise forms.ValidationError("Choose a file to upload or give a path on the server (one of the two).")
         return data

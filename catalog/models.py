@@ -64,6 +64,8 @@ class Dataset(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
     )
+    # Fetched with its owner's personal Hub token: only the owner and staff may see it.
+    personal = models.BooleanField(default=False, editable=False)
     # Identifies "the same request" so it is never downloaded twice: repo, subset, split, revision
     # and cap, with the subset and revision as the Hub resolved them once known (""/"default" and
     # main/its sha are the same request).
@@ -90,6 +92,8 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Roles: add_dataset lets a user download and upload; this one also reads files on the server.
+        permissions = [("import_server_path", "Can import a file from a path on the server")]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="dataset_status_created"),
             models.Index(fields=["source", "-created_at"], name="dataset_source_created"),
@@ -176,3 +180,7 @@ class Worker(models.Model):
 
     def __str__(self):
         return self.identity
+
+
+# Per-user credentials live with the rest of the accounts code; imported here so Django finds them.
+from catalog.accounts.models import ApiToken, PersonalHubToken  # noqa: E402, F401

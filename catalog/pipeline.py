@@ -14,6 +14,7 @@ from pathlib import Path
 from django.db import IntegrityError
 
 from catalog import building, fetch, hub, progress, sampling, services, storage
+from catalog.accounts import hub_tokens
 from catalog.models import Dataset
 from catalog.progress import DownloadStopped
 from catalog.runs import Run, with_database
@@ -105,18 +106,35 @@ def _check_space(run, source_bytes, already_on_disk=0):
 
 
 def _download_and_build(run, reporter_factory):
+    # The owner's personal Hub token for a personal dataset, read here in the worker (never queued); else HF_TOKEN.
+    try:
+        token = hub_tokens.token_for_dataset(run.dataset)
+    except hub_tokens.HubTokenUnavailable as exc:
+        raise ProcessingError(str(exc)) from None
+    try:
+        _fetch_and_build(run, reporter_factory, token)
+    except Exception as exc:
+        # Whatever an error message quotes (it becomes the dataset's error_message), the token is not part of it.
+        if token:
+            exc.args = tuple(hub_tokens.redact(arg, token) if isinstance(arg, str) else arg for arg in exc.args)
+            if isinstance(exc, hub.HubError):
+                exc.message = hub_tokens.redact(exc.message, token)
+        raise
+
+
+def _fetch_and_build(run, reporter_factory, token):
     dataset = run.dataset
     # A resumed run keeps the commit it started with, so the files on disk still belong to it.
-    sha = dataset.resolved_revision or hub.resolve_revision(dataset.repo_id, dataset.revision)[0]
+    sha = dataset.resolved_revision or hub.resolve_revision(dataset.repo_id, dataset.revision, token)[0]
     run.check()
     plan = hub.with_retries(
-        lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split, revision=dataset.revision),
+        lambda: hub.plan(dataset.repo_id, sha, dataset.subset, dataset.split, token, revision=dataset.revision),
         what="planning",
     )
     try:
         # From now on the request is known by what the Hub resolved it to: a second request for
         # the same subset and commit ("" or "default", main or its sha) finds this one.
-        key = services.resolved_request_key(dataset.repo_id, plan, dataset.max_samples)
+        key = services.owned_key(services.resolved_request_key(dataset.repo_id, plan, dataset.max_samples), dataset)
         run.save(resolved_revision=sha, resolved_subset=plan.subset, request_key=key, total_bytes=plan.total_bytes)
     except IntegrityError:
         raise ProcessingError(services.already_there(key)) from None
@@ -125,13 +143,17 @@ def _download_and_build(run, reporter_factory):
     if not dataset.max_samples:
         _check_space(run, plan.total_bytes, on_disk)
     # Where the card declares no features, `datasets` may take them from another split's first file.
-    features = building.reference_features(plan, sampling.fetch_head, storage.downloads_dir(dataset.pk) / "inference")
+    features = building.reference_features(
+        plan,
+        lambda *args: sampling.fetch_head(*args, token=token),
+        storage.downloads_dir(dataset.pk) / "inference",
+    )
     run.check()
     reporter = reporter_factory(dataset, run.run_id, already_done=on_disk, run=run)
     if dataset.max_samples:
-        files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter)
+        files = sampling.fetch_first_rows(dataset, plan, dataset.max_samples, reporter, token)
     else:
-        files = fetch.fetch_files(dataset.pk, dataset.repo_id, sha, plan.files, reporter)
+        files = fetch.fetch_files(dataset.pk, dataset.repo_id, sha, plan.files, reporter, token)
     reporter.flush()
     run.check()
     # The card of the same commit, kept beside the Arrow folder for the dataset page. Fetched

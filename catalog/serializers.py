@@ -7,6 +7,7 @@ from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
 from catalog import validators
+from catalog.accounts import permissions
 from catalog.hubapi.naming import hub_repo_id
 from catalog.models import Dataset
 
@@ -93,6 +94,7 @@ class DatasetSerializer(DatasetStateSerializer):
             "size_on_disk",
             "local_path",
             "owner",
+            "personal",
             "started_at",
             "finished_at",
             "hub_repo_id",
@@ -101,6 +103,11 @@ class DatasetSerializer(DatasetStateSerializer):
 
     def get_hub_repo_id(self, dataset) -> str | None:
         return hub_repo_id(dataset) if dataset.is_ready else None
+
+    def to_representation(self, instance):
+        # Server paths only for staff (catalog.accounts.permissions).
+        request = self.context.get("request")
+        return permissions.dataset_for_user(request.user if request else None, super().to_representation(instance))
 
 
 def serializer_field(form_field, default=empty):
@@ -142,7 +149,8 @@ class DownloadRequestSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not hasattr(data, "get"):
             raise serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: ["Send a JSON object."]})
-        request = self.rules.from_input(data)
+        # The Hub is asked with the caller's personal Hub token, if they stored one (context "hub_token").
+        request = self.rules.from_input(data, hub_token=self.context.get("hub_token"))
         if request.is_valid():
             return request.download_arguments()
         if request.hub_unreachable:

@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
 from catalog import progress, storage
 from catalog.models import Dataset
@@ -72,6 +71,13 @@ def already_there(key):
     return f"The same dataset (same subset, split, commit and cap) is already in the catalog{where}."
 
 
+def owned_key(key, dataset):
+    """The request key of this dataset: a personal one (fetched with its owner's Hub token) is its owner's alone."""
+    if dataset.personal:
+        return f"{key}\nowner:{dataset.owner_id}"
+    return key
+
+
 def find_reusable(key):
     return Dataset.objects.filter(request_key=key, status__in=Dataset.REUSABLE_STATUSES).first()
 
@@ -96,6 +102,8 @@ def request_download(
     the worker records them and refuses a duplicate before fetching anything.
     queue=False is for running it in the foreground (manage.py download --now). Returns (dataset, created).
     """
+    from catalog.accounts import hub_tokens
+
     config = {"subset": subset or "", "split": split, "revision": revision or "", "max_samples": max_samples}
     resolved = {}
     if plan is not None:
@@ -110,16 +118,24 @@ def request_download(
         existing = find_reusable(raw) if raw != key else None
     if existing:
         return existing, False
+    # Fetched with the owner's personal Hub token: theirs alone (with staff), so "the same request" is per owner.
+    personal = hub_tokens.has_token(owner)
+    if personal:
+        key = owned_key(key, Dataset(owner=owner, personal=True))
+        existing = find_reusable(key)
+        if existing:
+            return existing, False
     try:
         with transaction.atomic():
             dataset = Dataset.objects.create(
-                name=name or default_name(repo_id, subset, split, max_samples),
+                name=(name or default_name(repo_id, subset, split, max_samples))[:255],
                 source=Dataset.Source.HUGGINGFACE,
                 repo_id=repo_id,
                 config=config,
                 request_key=key,
                 owner=owner,
                 **resolved,
+                personal=personal,
             )
             if queue:
                 queue_task(dataset)
@@ -458,7 +474,7 @@ def import_local(*, name="", uploaded_file=None, path=None, owner=None):
         file_format = import_format(uploaded_file.name, "file")
         if uploaded_file.size > settings.HFD_MAX_UPLOAD_BYTES:
             raise ImportRefused(f"The file is larger than the {settings.HFD_MAX_UPLOAD_BYTES:,} bytes allowed.", "file")
-        filename = get_valid_filename(Path(uploaded_file.name).name)
+        filename = storage.upload_filename(uploaded_file.name)
         dataset_id = uuid.uuid4()
         target = storage.safe_join(storage.upload_dir(dataset_id), filename)
         save_upload(uploaded_file, target, dataset_id)
@@ -478,7 +494,7 @@ def import_local(*, name="", uploaded_file=None, path=None, owner=None):
     with transaction.atomic():
         dataset = Dataset.objects.create(
             id=dataset_id,
-            name=name or label,
+            name=name or label[:255],
             source=Dataset.Source.LOCAL,
             config={"source_path": str(source), "format": file_format, "split": "train"},
             owner=owner,

@@ -69,6 +69,25 @@ def safe_join(root, relative):
     return target
 
 
+# File systems allow 255 bytes per name; leave room for the ".partial" and temporary suffixes.
+MAX_FILENAME_BYTES = 200
+
+
+def upload_filename(name):
+    """A safe name on disk for a file a client sent: no folders, no odd characters, at most MAX_FILENAME_BYTES."""
+    from django.utils.text import get_valid_filename
+
+    try:
+        name = get_valid_filename(PurePosixPath(name.replace("\\", "/")).name)
+    except Exception:  # get_valid_filename refuses names that end up empty or "." / "..".
+        name = "upload"
+    stem, suffix = os.path.splitext(name)
+    suffix = suffix[:20]
+    while len((stem + suffix).encode()) > MAX_FILENAME_BYTES:
+        stem = stem[:-1]
+    return (stem or "upload") + suffix
+
+
 def is_within(path, roots):
     """True if path (resolved, links followed) lies inside one of roots."""
     path = Path(path).resolve()

@@ -1,7 +1,7 @@
 """Server-rendered pages. Every page but the login needs a signed-in user."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from catalog import views
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("datasets/<uuid:pk>/retry/", views.DatasetActionView.as_view(action="retry"), name="dataset-retry"),
     path("datasets/<uuid:pk>/delete/", views.DatasetDeleteView.as_view(), name="dataset-delete"),
     path("storage/", views.StorageView.as_view(), name="storage"),
+    path("", include("catalog.accounts.urls")),
 ]

@@ -107,6 +107,11 @@ class DownloadRequest(forms.Form):
     plan = None
     hub_unreachable = ""
 
+    def __init__(self, *args, hub_token=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A user's personal Hub token for the check (catalog.accounts.hub_tokens); None: the site's HF_TOKEN.
+        self.hub_token = hub_token
+
     @classmethod
     def from_input(cls, data, **kwargs):
         """The form for data in which a missing key takes its default (an API body, command options)."""
@@ -127,7 +132,9 @@ class DownloadRequest(forms.Form):
         from catalog import hub  # Imports huggingface_hub and datasets: only when a request is checked.
 
         try:
-            self.plan = hub.check_download(data["repo_id"], data["revision"], data["subset"], data["split"])
+            self.plan = hub.check_download(
+                data["repo_id"], data["revision"], data["subset"], data["split"], token=self.hub_token
+            )
         except hub.HubError as exc:
             if exc.field and exc.permanent:
                 self.add_error(exc.field, exc.message)

@@ -6,6 +6,7 @@ with JavaScript the same buttons call the REST API and update the page in place.
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,7 +19,8 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.views import View
 from django.views.generic import DetailView, FormView, ListView, TemplateView
 
-from catalog import browse, filters, health, services, storage, usage
+from catalog import browse, filters, health, services, storage, uploads, usage
+from catalog.accounts import hub_tokens, permissions
 from catalog.forms import DownloadForm, ImportForm
 from catalog.models import Dataset
 from catalog.viewer import pages as viewer_pages
@@ -31,6 +33,27 @@ def dataset_link(dataset):
     return format_html('<a href="{}">{}</a>', reverse("dataset-detail", args=[dataset.pk]), dataset.name)
 
 
+def visible_dataset_or_404(request, pk):
+    return get_object_or_404(permissions.visible_datasets(request.user), pk=pk)
+
+
+def managed_dataset_or_403(request, pk):
+    """The dataset if this user may cancel, retry or delete it; 404 if they may not see it, else 403."""
+    dataset = visible_dataset_or_404(request, pk)
+    if not permissions.can_manage(request.user, dataset):
+        raise PermissionDenied("Only the dataset's owner or staff may cancel, retry or delete it.")
+    return dataset
+
+
+class RequestPermissionMixin(LoginRequiredMixin):
+    """Pages that create datasets: signed in, with the add_dataset permission."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not permissions.can_request(request.user):
+            raise PermissionDenied("You may browse the catalog, but downloading and importing need a permission.")
+        return super().dispatch(request, *args, **kwargs)
+
+
 class DatasetListView(LoginRequiredMixin, ListView):
     model = Dataset
     template_name = "catalog/dataset_list.html"
@@ -38,7 +61,9 @@ class DatasetListView(LoginRequiredMixin, ListView):
 
     def get_queryset(self):
         # The API's FilterSet: the same parameters (status, source, search, ordering) and errors.
-        self.filters = filters.DatasetFilter(self.request.GET, queryset=Dataset.objects.select_related("owner"))
+        self.filters = filters.DatasetFilter(
+            self.request.GET, queryset=permissions.visible_datasets(self.request.user).select_related("owner")
+        )
         if not self.filters.is_valid():
             return Dataset.objects.none()
         return self.filters.qs
@@ -66,7 +91,11 @@ class DatasetListView(LoginRequiredMixin, ListView):
         # The delete confirmation shows what a delete frees: measure only the cards on this page.
         context["datasets"] = usage.annotate(context["datasets"])
         counts = dict(
-            Dataset.objects.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+            permissions.visible_datasets(self.request.user)
+            .order_by()
+            .values_list("status")
+            .annotate(n=Count("pk"))
+            .values_list("status", "n")
         )
         context["status_tabs"] = [("", "All", sum(counts.values()))] + [
             (value, label, counts.get(value, 0)) for value, label in Dataset.Status.choices
@@ -84,7 +113,10 @@ class DatasetListView(LoginRequiredMixin, ListView):
         page = context["page_obj"]
         context["page_range"] = page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
         # Rendered into a <template> for cards that arrive over the live connection.
-        context["placeholder"] = Dataset(pk=URL_PLACEHOLDER_ID, name="", status=Dataset.Status.PENDING)
+        # Owned by the viewer so its card has the action buttons (the API refuses them for others' datasets).
+        context["placeholder"] = Dataset(
+            pk=URL_PLACEHOLDER_ID, name="", status=Dataset.Status.PENDING, owner=self.request.user
+        )
         context["placeholder"].disk_used = 0
         return context
 
@@ -93,6 +125,9 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
     model = Dataset
     template_name = "catalog/dataset_detail.html"
     context_object_name = "dataset"
+
+    def get_queryset(self):
+        return permissions.visible_datasets(self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -107,6 +142,7 @@ class DatasetDetailView(LoginRequiredMixin, DetailView):
             context["duration"] = (dataset.finished_at or timezone.now()) - dataset.started_at
         context["hub_url"] = self.hub_url(dataset)
         viewer_pages.charts(context["columns"])
+        context["can_see_paths"] = permissions.can_see_server_paths(self.request.user)
         if dataset.is_ready:
             context.update(viewer_pages.rows_context(self.request, dataset, context["columns"]))
             context.update(viewer_pages.use_context(self.request, dataset))
@@ -137,7 +173,7 @@ class DatasetMediaView(LoginRequiredMixin, View):
     """One image or audio value of a ready dataset (?row=&column=), for thumbnails and players."""
 
     def get(self, request, pk):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = visible_dataset_or_404(request, pk)
         try:
             row = int(request.GET.get("row", ""))
             data, media_type, name = browse.read_media(dataset, row, request.GET.get("column", ""))
@@ -151,9 +187,15 @@ class DatasetMediaView(LoginRequiredMixin, View):
         return response
 
 
-class DownloadView(LoginRequiredMixin, FormView):
+class DownloadView(RequestPermissionMixin, FormView):
     form_class = DownloadForm
     template_name = "catalog/download_form.html"
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        # The Hub check uses the user's own Hub token if they stored one (private and gated repos).
+        kwargs["hub_token"] = hub_tokens.token_for_lookup(self.request.user)
+        return kwargs
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -184,22 +226,36 @@ class DownloadView(LoginRequiredMixin, FormView):
         return redirect("dataset-detail", pk=dataset.pk)
 
 
-class ImportView(LoginRequiredMixin, FormView):
+class ImportView(RequestPermissionMixin, FormView):
     form_class = ImportForm
     template_name = "catalog/import_form.html"
 
-    def get_context_data(self, **kwargs):
-        from django.conf import settings
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["allow_server_path"] = permissions.can_import_server_path(self.request.user)
+        return kwargs
 
-        context = super().get_context_data(**kwargs)
-        context["import_roots"] = settings.HFD_IMPORT_ROOTS
-        return context
+    def form_invalid(self, form):
+        # An upload stopped at the size limit while streaming arrives as no file at all: say why.
+        refused = uploads.upload_refused(self.request)
+        if refused:
+            # The "choose a file" errors that follow from the missing file would only confuse.
+            form.errors.pop("file", None)
+            form.errors.pop(NON_FIELD_ERRORS, None)
+            form.add_error("file", refused)
+            return self.render_to_response(self.get_context_data(form=form), status=413)
+        return super().form_invalid(form)
 
     def form_valid(self, form):
+        if uploads.upload_refused(self.request):
+            return self.form_invalid(form)
         data = form.cleaned_data
         try:
             dataset = services.import_local(
-                name=data["name"], uploaded_file=data["file"], path=data["path"] or None, owner=self.request.user
+                name=data["name"],
+                uploaded_file=data["file"],
+                path=data.get("path") or None,
+                owner=self.request.user,
             )
         except services.ImportRefused as exc:
             form.add_error(form.field_for(exc.field), exc.message)
@@ -215,7 +271,7 @@ class DatasetActionView(LoginRequiredMixin, View):
     action = None  # "cancel" or "retry"
 
     def post(self, request, pk):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = managed_dataset_or_403(request, pk)
         try:
             getattr(services, self.action)(dataset)
         except (services.TransitionNotAllowed, services.AlreadyExists) as exc:
@@ -233,6 +289,9 @@ class DatasetDeleteView(LoginRequiredMixin, DetailView):
     template_name = "catalog/dataset_confirm_delete.html"
     context_object_name = "dataset"
 
+    def get_object(self, queryset=None):
+        return managed_dataset_or_403(self.request, self.kwargs["pk"])
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["frees"] = usage.disk_used(self.object)
@@ -240,7 +299,7 @@ class DatasetDeleteView(LoginRequiredMixin, DetailView):
         return context
 
     def post(self, request, pk):
-        dataset = get_object_or_404(Dataset, pk=pk)
+        dataset = managed_dataset_or_403(request, pk)
         name = dataset.name
         services.delete(dataset)
         messages.success(request, f"Deleted {name}.")
@@ -263,8 +322,9 @@ class StorageView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        totals = usage.totals(Dataset.objects.all())
-        paginator = Paginator(usage.by_size(Dataset.objects.all()), self.paginate_by)
+        visible = permissions.visible_datasets(self.request.user)
+        totals = usage.totals(visible)
+        paginator = Paginator(usage.by_size(visible), self.paginate_by)
         paginator.count = totals["count"]  # known from the aggregate: no second COUNT query
         page = paginator.get_page(self.request.GET.get("page"))
         context.update(
@@ -274,7 +334,8 @@ class StorageView(LoginRequiredMixin, TemplateView):
             free=storage.free_space(),
             page_obj=page,
             page_range=paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
-            data_dir=storage.data_dir(),
+            # Server paths only for staff.
+            data_dir=storage.data_dir() if permissions.can_see_server_paths(self.request.user) else "",
         )
         return context
 
@@ -295,3 +356,13 @@ def healthz(request):
     response = JsonResponse(body, status=200 if healthy else 503)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def not_found(request, exception=None):
+    """404 for any unknown address: JSON under /api/, the page otherwise."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

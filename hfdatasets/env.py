@@ -79,3 +79,19 @@ def env_choice(name, default, choices):
         if value.lower() == choice.lower():
             return choice
     raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
+
+
+def env_fernet_keys(name):
+    """Comma-separated Fernet keys (the first encrypts, all decrypt), each checked at start, not at first use."""
+    from cryptography.fernet import Fernet
+
+    keys = env_list(name)
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be Fernet keys (32 url-safe base64-encoded bytes), comma-separated; make one with: "
+                'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+            ) from None
+    return keys

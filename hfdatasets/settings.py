@@ -5,11 +5,12 @@ embedded defaults: SQLite and files under ./data, no Redis needed.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from hfdatasets.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from hfdatasets.env import env_bool, env_choice, env_fernet_keys, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,8 @@ HFD_IMPORT_ROOTS = [Path(p).resolve() for p in env_list("HFD_IMPORT_ROOTS")]
 # Passed through to the Hub client.
 HF_ENDPOINT = env_str("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
 HF_TOKEN = env_str("HF_TOKEN") or None
+# Encrypt users' personal Hub tokens at rest. Empty: personal Hub tokens cannot be stored.
+HFD_HUB_TOKEN_KEYS = env_fernet_keys("HFD_HUB_TOKEN_KEYS")
 # The HF libraries' own caches (metadata, modules) live with our data, not in the home folder.
 os.environ.setdefault("HF_HOME", str(DATA_DIR / "hf-home"))
 
@@ -86,6 +89,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -103,7 +108,33 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a django-axes lockout on the sign-in page into a clear 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes checks failed sign-ins (form, HTTP Basic, API tokens) before Django checks the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("HFD_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HFD_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+# Per user name and per address (catalog.accounts.authentication.lockout_parameters).
+AXES_LOCKOUT_PARAMETERS = "catalog.accounts.authentication.lockout_parameters"
+AXES_USERNAME_CALLABLE = "catalog.accounts.authentication.client_username"
+AXES_RESET_ON_SUCCESS = True
+# Every API request with a password is a sign-in: do not write a log row for each.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The client address is the connection's: a forwarded-for header is anyone's to forge.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# Personal API tokens (django-rest-knox): hashed, named, optional expiry set per token.
+KNOX_TOKEN_MODEL = "catalog.ApiToken"
+# knox's migrations create its own token table even when the model is swapped for ours; that
+# unused table would hold a foreign key to auth_user. Without its migrations, nothing of knox's is created.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"TOKEN_TTL": None, "TOKEN_PREFIX": "hfd_", "AUTO_REFRESH": False}
 
 ROOT_URLCONF = "hfdatasets.urls"
 
@@ -178,6 +209,12 @@ WHITENOISE_MANIFEST_STRICT = False
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 HFD_MAX_UPLOAD_BYTES = env_int("HFD_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1)
+# The first handler stops a file at HFD_MAX_UPLOAD_BYTES while it streams in (catalog/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "catalog.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dataset-list"
@@ -194,14 +231,22 @@ if env_bool("HFD_HTTPS", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 REST_FRAMEWORK = {
+    # The first class names the scheme of the 401's WWW-Authenticate header for anonymous requests.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "catalog.accounts.authentication.ApiTokenAuthentication",
+        "catalog.accounts.authentication.RateLimitedBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "catalog.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular, documenting every error status too.
+    "DEFAULT_SCHEMA_CLASS": "catalog.api_schema.AutoSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -264,6 +309,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django-q": {"filters": ["quiet_recovery_pass"]},
-        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")},
+        # axes: lockouts are warnings; its INFO lines (one per start and per failed attempt) are noise.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2", "axes")},
     },
 }

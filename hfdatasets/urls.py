@@ -15,3 +15,6 @@ urlpatterns = [
     path("hub/", include("catalog.hubapi.urls")),
     path("", include("catalog.urls")),
 ]
+
+# A path under /api/ that matches no route gets the API's JSON 404, like every other API error.
+handler404 = "catalog.views.not_found"

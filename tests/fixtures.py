@@ -28,9 +28,40 @@ def empty_cache():
     cache.clear()
 
 
+def member(django_user_model, username, *permissions):
+    """A non-staff user with the given catalog permissions (codenames)."""
+    from django.contrib.auth.models import Permission
+
+    person = django_user_model.objects.create_user(username, password="wonderland-42")
+    person.user_permissions.set(Permission.objects.filter(content_type__app_label="catalog", codename__in=permissions))
+    return person
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("alice", password="wonderland-42")
+    """A team member who may download, upload and import server paths, not staff."""
+    return member(django_user_model, "alice", "add_dataset", "import_server_path")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    """A second team member who may download and upload (not import server paths)."""
+    return member(django_user_model, "bob", "add_dataset")
+
+
+@pytest.fixture
+def reader(django_user_model):
+    """A user without any permission: may browse only."""
+    return member(django_user_model, "carol")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """Staff without superuser powers: sees everything, manages every dataset."""
+    person = member(django_user_model, "steve", "add_dataset", "import_server_path")
+    person.is_staff = True
+    person.save()
+    return person
 
 
 @pytest.fixture
@@ -41,10 +72,11 @@ def api_client(user):
 
 
 @pytest.fixture
-def make_dataset(db):
-    """Create a Dataset row directly, bypassing the queue (for tests of reading and state)."""
+def make_dataset(db, user):
+    """Create a Dataset row directly, bypassing the queue (for tests of reading and state); owned by `user`."""
 
     def make(**fields):
+        fields.setdefault("owner", user)
         fields.setdefault("name", "acme/multi train")
         fields.setdefault("repo_id", "acme/multi")
         fields.setdefault("config", {"subset": "", "split": "train", "revision": "", "max_samples": None})

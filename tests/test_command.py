@@ -9,19 +9,22 @@ from tests.fakehub import repos
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_download_command_queues(fake_hub, capsys):
-    call_command("download", repos.JSONL, "--split", "test")
+def test_download_command_queues(fake_hub, capsys, user):
+    call_command("download", repos.JSONL, "--split", "test", "--owner", "alice")
     dataset = Dataset.objects.get()
+    assert dataset.owner == user
     assert dataset.status == Dataset.Status.PENDING
     assert "Queued" in capsys.readouterr().out
     # The request was checked on the Hub (its card), but no data was fetched.
     assert fake_hub.bytes_served() == fake_hub.bytes_served(path="README.md")
 
 
-def test_download_command_now_runs_in_the_foreground_with_a_progress_bar(fake_hub, capsys):
+def test_download_command_now_runs_in_the_foreground_with_a_progress_bar(fake_hub, capsys, admin_user):
+    # Without --owner, the dataset belongs to the first user (HFD_ADMIN_USER, "admin").
     call_command("download", repos.MULTI, "--subset", "extra", "--split", "test", "--max-samples", "50", "--now")
     dataset = Dataset.objects.get()
     assert dataset.status == Dataset.Status.READY
+    assert dataset.owner == admin_user
     assert dataset.total_samples == 50
     captured = capsys.readouterr()
     assert "Ready: 50 rows" in captured.out
@@ -42,9 +45,9 @@ def test_download_command_validates(db, args, message):
         call_command("download", *args)
 
 
-def test_download_command_reports_failure(fake_hub):
+def test_download_command_reports_failure(fake_hub, user):
     with pytest.raises(CommandError, match="was not found"):
-        call_command("download", repos.MISSING, "--now")
+        call_command("download", repos.MISSING, "--now", "--owner", "alice")
 
 
 @pytest.mark.parametrize(
@@ -77,7 +80,7 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_redraws_one_line_on_the_terminal(fake_hub):
+def test_progress_bar_redraws_one_line_on_the_terminal(fake_hub, admin_user):
     terminal = Terminal()
     call_command("download", repos.MULTI, "--subset", "extra", "--split", "test", "--now", stderr=terminal)
     assert Dataset.objects.get().status == Dataset.Status.READY
@@ -86,3 +89,9 @@ def test_progress_bar_redraws_one_line_on_the_terminal(fake_hub):
     # One line redrawn in place, ended once, and not styled as an error.
     assert shown.count("\n") == 1, shown
     assert "\x1b[" not in shown
+
+
+def test_download_command_needs_an_existing_owner(fake_hub):
+    with pytest.raises(CommandError, match="--owner: there is no user 'nobody'"):
+        call_command("download", repos.MULTI, "--owner", "nobody")
+    assert Dataset.objects.count() == 0

@@ -60,7 +60,11 @@ def session_headers(transactional_db, user):
     """Headers of a logged-in browser on this site."""
     client = Client()
     client.force_login(user)
-    return [(b"origin", ORIGIN.encode()), (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    return [
+        (b"origin", ORIGIN.encode()),
+        (b"host", b"127.0.0.1"),
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+    ]
 
 
 def run(coroutine_function):

@@ -616,7 +616,7 @@ def test_rows_api_conflict_when_not_ready_and_404_when_unknown(api_client, make_
 
 
 def test_rows_api_needs_login(client, ready_dataset):
-    assert client.get(f"/api/v1/datasets/{ready_dataset.pk}/rows/").status_code == 403
+    assert client.get(f"/api/v1/datasets/{ready_dataset.pk}/rows/").status_code == 401
 
 
 # ------------------------------------------------------------------- actions without JavaScript

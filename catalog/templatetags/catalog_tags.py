@@ -11,6 +11,7 @@ from django import template
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import json_script
 
+from catalog.accounts import permissions
 from catalog.browse import LabelCell, MediaCell, is_binary_marker
 from catalog.models import Dataset
 
@@ -31,6 +32,18 @@ STATUS_RULES_ID = "hfd-status-rules"
 def status_rules_script():
     """Dataset.status_rules() as a JSON <script> that app.js reads: the JavaScript holds no status rules."""
     return json_script(Dataset.status_rules(), STATUS_RULES_ID)
+
+
+@register.filter
+def manageable_by(dataset, user):
+    """{% if dataset|manageable_by:user %}: may this user cancel, retry or delete it."""
+    return permissions.can_manage(user, dataset)
+
+
+@register.filter
+def paths_hidden_for(text, user):
+    """Text with server paths replaced unless this user may see them."""
+    return permissions.hide_paths(user, text)
 
 
 @register.filter

@@ -69,8 +69,11 @@
   }
 
   function problem(result, fallback) {
-    if (result.status === 401 || result.status === 403) {
-      return "You are not allowed to do this, or your session has ended. Reload the page and log in again.";
+    if (result.status === 401) {
+      return "Your session has ended. Reload the page and log in again.";
+    }
+    if (result.status === 403) {
+      return (result.data && result.data.detail) || "You are not allowed to do this.";
     }
     return (result.data && result.data.detail) || fallback + " (HTTP " + result.status + ").";
   }

@@ -1,8 +1,11 @@
+import os
 import sys
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog import pipeline, progress, services, validators
+from catalog.accounts import hub_tokens
 
 
 class Command(BaseCommand):
@@ -16,6 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-samples", type=int, default=None, help="Keep only the first N rows.")
         parser.add_argument("--name", default="", help="Name in the catalog.")
         parser.add_argument("--now", action="store_true", help="Run in the foreground instead of queueing.")
+        parser.add_argument(
+            "--owner",
+            default=os.environ.get("HFD_ADMIN_USER", "admin"),
+            help="User who owns the dataset (default: HFD_ADMIN_USER, 'admin').",
+        )
 
     # How the command names each field of catalog.validators.DownloadRequest in its messages.
     OPTION_OF_FIELD = {
@@ -28,18 +36,23 @@ class Command(BaseCommand):
         "__all__": "Hub",
     }
 
-    def handle(self, *args, repo_id, subset, split, revision, max_samples, name, now, **options):
-        # The same rules as the page and the API, the Hub check included.
+    def handle(self, *args, repo_id, subset, split, revision, max_samples, name, now, owner, **options):
+        user = get_user_model().objects.filter(username=owner).first()
+        # The same rules as the page and the API, the Hub check included (with the owner's Hub token, if any).
         values = {"repo_id": repo_id, "subset": subset, "split": split, "revision": revision}
-        request = validators.DownloadRequest({**values, "max_samples": max_samples, "name": name})
+        request = validators.DownloadRequest(
+            {**values, "max_samples": max_samples, "name": name}, hub_token=hub_tokens.token_for_lookup(user)
+        )
         if not request.is_valid():
             problems = [
                 f"{self.OPTION_OF_FIELD.get(field, field)}: {' '.join(messages)}"
                 for field, messages in request.errors.items()
             ]
             raise CommandError("\n".join(problems))
+        if user is None:
+            raise CommandError(f"--owner: there is no user {owner!r}; name the user who will own the dataset.")
 
-        dataset, created = services.request_download(**request.download_arguments(), queue=not now)
+        dataset, created = services.request_download(**request.download_arguments(), owner=user, queue=not now)
         if not created:
             self.stdout.write(f"Already {dataset.status}: {dataset.name} ({dataset.pk})")
             if not now or not dataset.is_active:
