@@ -111,17 +111,16 @@ def test_downloads_use_the_owners_token_and_stay_theirs(fake_hub, user, other_us
     assert dataset.status == S.READY, dataset.error_message
     assert dataset.total_samples == repos.ROWS[repos.PRIVATE]["default"]["train"]
 
-    # Bob has no token: the same request is not his to reuse, and his own copy cannot be fetched.
+    # Bob has no token: Alice's copy is not his to see or reuse, and the Hub check refuses his request.
     theirs = APIClient()
     theirs.force_login(other_user)
     assert theirs.get(f"/api/v1/datasets/{dataset.pk}/").status_code == 404
     response = theirs.post("/api/v1/datasets/download/", {"repo_id": repos.PRIVATE}, format="json")
-    assert response.status_code == 202 and response.json()["id"] != str(dataset.pk)
-    bobs = Dataset.objects.get(pk=response.json()["id"])
-    assert not bobs.personal
-    pipeline.run_download(bobs.pk)
-    bobs.refresh_from_db()
-    assert bobs.status == S.FAILED and "not found" in bobs.error_message
+    assert response.status_code == 400 and "not found" in response.json()["repo_id"][0]
+    assert Dataset.objects.count() == 1
+    # Alice asking again gets her own copy back.
+    again = mine.post("/api/v1/datasets/download/", {"repo_id": repos.PRIVATE}, format="json")
+    assert again.status_code == 200 and again.json()["id"] == str(dataset.pk)
     assert repos.TOKEN not in caplog.text
     broker.purge_queue()
 

@@ -252,7 +252,9 @@ def test_only_staff_see_server_paths(user, staff_user, make_dataset, settings, t
 # --- Anonymous requests ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/api/v1/", "/api/v1/datasets/", "/api/v1/schema/", "/api/v1/hub/acme/multi/"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/", "/api/v1/datasets/", "/api/v1/schema/", "/api/v1/docs/", "/api/v1/hub/acme/multi/"]
+)
 def test_anonymous_api_gets_401_with_a_challenge(db, url):
     response = APIClient().get(url)
     assert response.status_code == 401
