@@ -148,3 +148,23 @@ def add_datasets(count, prefix="acme/"):
             )
         )
     Dataset.objects.bulk_create(rows, batch_size=2000)
+
+
+def signed_in(person, client_class=None):
+    """A test client (Django's, or DRF's APIClient) with a session of this user."""
+    from django.test import Client
+
+    client = (client_class or Client)()
+    client.force_login(person)
+    return client
+
+
+def api_signed_in(person):
+    return signed_in(person, APIClient)
+
+
+def api_with_authorization(value):
+    """An API client that sends this Authorization header (a token, Basic credentials, junk)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=value)
+    return client

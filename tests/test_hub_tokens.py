@@ -4,7 +4,6 @@ import logging
 
 import pytest
 from cryptography.fernet import Fernet
-from django.test import Client
 from django_q.brokers import get_broker
 from rest_framework.test import APIClient
 
@@ -13,6 +12,7 @@ from catalog.accounts import hub_tokens
 from catalog.accounts.models import PersonalHubToken
 from catalog.models import Dataset
 from tests.fakehub import repos
+from tests.fixtures import signed_in
 
 S = Dataset.Status
 KEY = Fernet.generate_key().decode()
@@ -24,14 +24,8 @@ def token_keys(settings):
     settings.HF_TOKEN = None
 
 
-def page_client(person):
-    client = Client()
-    client.force_login(person)
-    return client
-
-
 def test_stored_encrypted_and_never_shown_again(user, token_keys):
-    client = page_client(user)
+    client = signed_in(user)
     response = client.post("/account/hub-token/", {"token": repos.TOKEN})
     assert response.status_code == 302
     stored = PersonalHubToken.objects.get(user=user)
@@ -48,7 +42,7 @@ def test_stored_encrypted_and_never_shown_again(user, token_keys):
 
 
 def test_a_bad_token_is_refused_without_being_echoed(user, token_keys):
-    response = page_client(user).post("/account/hub-token/", {"token": "hf secret with spaces"})
+    response = signed_in(user).post("/account/hub-token/", {"token": "hf secret with spaces"})
     assert response.status_code == 400
     assert b"secret with spaces" not in response.content
     assert not PersonalHubToken.objects.exists()
@@ -56,7 +50,7 @@ def test_a_bad_token_is_refused_without_being_echoed(user, token_keys):
 
 def test_switched_off_without_keys(user, settings):
     settings.HFD_HUB_TOKEN_KEYS = []
-    client = page_client(user)
+    client = signed_in(user)
     assert b"switched off" in client.get("/account/").content
     response = client.post("/account/hub-token/", {"token": repos.TOKEN})
     assert response.status_code == 400

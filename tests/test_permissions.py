@@ -10,29 +10,17 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 from rest_framework.test import APIClient
 
 from catalog import services, storage
 from catalog.accounts import permissions
 from catalog.models import Dataset
 from hfdatasets.asgi import application
+from tests.fixtures import api_signed_in, signed_in
 
 S = Dataset.Status
 DOWNLOAD_URL = "/api/v1/datasets/download/"
 IMPORT_URL = "/api/v1/datasets/import/"
-
-
-def page_client(person):
-    client = Client()
-    client.force_login(person)
-    return client
-
-
-def api_session(person):
-    client = APIClient()
-    client.force_login(person)
-    return client
 
 
 # --- The rules themselves -------------------------------------------------------------------
@@ -69,7 +57,7 @@ def test_anonymous_sees_nothing(db, make_dataset):
 
 
 def test_owner_is_set_by_api_download_and_upload(other_user):
-    client = api_session(other_user)
+    client = api_signed_in(other_user)
     body = client.post(DOWNLOAD_URL, {"repo_id": "acme/multi"}, format="json").json()
     assert body["owner"] == "bob"
     upload = client.post(IMPORT_URL, {"file": _csv("rows.csv")}, format="multipart")
@@ -79,7 +67,7 @@ def test_owner_is_set_by_api_download_and_upload(other_user):
 
 
 def test_owner_is_set_by_the_upload_form(other_user):
-    response = page_client(other_user).post("/datasets/import/", {"file": _csv("rows.csv"), "name": ""})
+    response = signed_in(other_user).post("/datasets/import/", {"file": _csv("rows.csv"), "name": ""})
     assert response.status_code == 302
     assert Dataset.objects.get().owner == other_user
 
@@ -99,19 +87,19 @@ def test_others_may_not_change_a_dataset_pages(user, other_user, staff_user, mak
     dataset = make_dataset(owner=user, status=status)
     storage.arrow_dir(dataset.pk).mkdir(parents=True)
     url = f"/datasets/{dataset.pk}/{action}/"
-    refused = page_client(other_user).post(url)
+    refused = signed_in(other_user).post(url)
     assert refused.status_code == 403
     assert b"owner or staff" in refused.content
     dataset.refresh_from_db()
     assert dataset.status == status and storage.dataset_dir(dataset.pk).exists()
     # The confirmation page is refused too, and the buttons are not offered to others.
     if action == "delete":
-        assert page_client(other_user).get(url).status_code == 403
-    detail = page_client(other_user).get(f"/datasets/{dataset.pk}/")
+        assert signed_in(other_user).get(url).status_code == 403
+    detail = signed_in(other_user).get(f"/datasets/{dataset.pk}/")
     assert detail.status_code == 200 and b'data-action="delete"' not in detail.content
-    assert b'data-action="delete"' in page_client(user).get(f"/datasets/{dataset.pk}/").content
+    assert b'data-action="delete"' in signed_in(user).get(f"/datasets/{dataset.pk}/").content
 
-    assert page_client(staff_user).post(url).status_code == 302
+    assert signed_in(staff_user).post(url).status_code == 302
     if action == "delete":
         assert not Dataset.objects.filter(pk=dataset.pk).exists()
     else:
@@ -125,7 +113,7 @@ def test_others_may_not_change_a_dataset_api(user, other_user, reader, make_data
     dataset = make_dataset(owner=user, status=status)
 
     def call(person):
-        client = api_session(person)
+        client = api_signed_in(person)
         if action == "delete":
             return client.delete(f"/api/v1/datasets/{dataset.pk}/")
         return client.post(f"/api/v1/datasets/{dataset.pk}/{action}/")
@@ -141,13 +129,13 @@ def test_others_may_not_change_a_dataset_api(user, other_user, reader, make_data
 
 def test_staff_may_change_anyones_dataset_api(user, staff_user, make_dataset):
     dataset = make_dataset(owner=user, status=S.DOWNLOADING)
-    assert api_session(staff_user).post(f"/api/v1/datasets/{dataset.pk}/cancel/").status_code == 200
-    assert api_session(staff_user).delete(f"/api/v1/datasets/{dataset.pk}/").status_code == 204
+    assert api_signed_in(staff_user).post(f"/api/v1/datasets/{dataset.pk}/cancel/").status_code == 200
+    assert api_signed_in(staff_user).delete(f"/api/v1/datasets/{dataset.pk}/").status_code == 204
 
 
 def test_admin_actions_need_staff_and_the_model_permissions(user, staff_user, make_dataset):
     dataset = make_dataset(owner=user, status=S.DOWNLOADING)
-    client = page_client(staff_user)
+    client = signed_in(staff_user)
     # Staff without the admin's model permissions cannot use the change list at all.
     response = client.post("/admin/catalog/dataset/", {"action": "cancel_selected", "_selected_action": [dataset.pk]})
     assert response.status_code == 403
@@ -165,14 +153,14 @@ def test_admin_actions_need_staff_and_the_model_permissions(user, staff_user, ma
 
 def test_reader_browses_but_cannot_download_or_import(reader, make_dataset):
     make_dataset(name="shared one")
-    pages = page_client(reader)
+    pages = signed_in(reader)
     listing = pages.get("/")
     assert listing.status_code == 200 and b"shared one" in listing.content
     assert b'href="/datasets/new/"' not in listing.content
     for url in ("/datasets/new/", "/datasets/import/"):
         assert pages.get(url).status_code == 403
     assert pages.post("/datasets/import/", {"file": _csv("x.csv")}).status_code == 403
-    api = api_session(reader)
+    api = api_signed_in(reader)
     assert api.get("/api/v1/datasets/").json()["count"] == 1
     assert api.post(DOWNLOAD_URL, {"repo_id": "acme/multi"}, format="json").status_code == 403
     assert api.post(IMPORT_URL, {"file": _csv("x.csv")}, format="multipart").status_code == 403
@@ -185,16 +173,16 @@ def test_server_path_import_needs_its_own_permission(other_user, user, settings,
     (root / "rows.csv").write_text("a,b\n1,2\n")
     settings.HFD_IMPORT_ROOTS = [root]
     path = str(root / "rows.csv")
-    refused = api_session(other_user).post(IMPORT_URL, {"path": path}, format="json")
+    refused = api_signed_in(other_user).post(IMPORT_URL, {"path": path}, format="json")
     assert refused.status_code == 403
     assert "server" in refused.json()["detail"]
-    form = page_client(other_user).get("/datasets/import/")
+    form = signed_in(other_user).get("/datasets/import/")
     assert form.status_code == 200 and b'name="path"' not in form.content and str(root).encode() not in form.content
     # A path sent anyway is ignored by the form: it still wants a file.
-    response = page_client(other_user).post("/datasets/import/", {"path": path})
+    response = signed_in(other_user).post("/datasets/import/", {"path": path})
     assert response.status_code == 200 and not Dataset.objects.exists()
 
-    allowed = api_session(user).post(IMPORT_URL, {"path": path}, format="json")
+    allowed = api_signed_in(user).post(IMPORT_URL, {"path": path}, format="json")
     assert allowed.status_code == 202
     assert allowed.json()["owner"] == "alice"
 
@@ -205,15 +193,15 @@ def test_server_path_import_needs_its_own_permission(other_user, user, settings,
 def test_personal_dataset_is_hidden_from_other_users(user, other_user, staff_user, make_dataset):
     personal = make_dataset(owner=user, personal=True, name="secret set", repo_id="acme/secret")
     for person, sees in ((user, True), (other_user, False), (staff_user, True)):
-        pages, api = page_client(person), api_session(person)
+        pages, api = signed_in(person), api_signed_in(person)
         assert (b"secret set" in pages.get("/").content) is sees
         assert (b"secret set" in pages.get("/storage/").content) is sees
         assert pages.get(f"/datasets/{personal.pk}/").status_code == (200 if sees else 404)
         assert api.get(f"/api/v1/datasets/{personal.pk}/").status_code == (200 if sees else 404)
         assert api.get(f"/api/v1/datasets/{personal.pk}/rows/").status_code == (409 if sees else 404)
         assert (api.get("/api/v1/datasets/").json()["count"] == 1) is sees
-    assert api_session(other_user).delete(f"/api/v1/datasets/{personal.pk}/").status_code == 404
-    assert page_client(other_user).post(f"/datasets/{personal.pk}/delete/").status_code == 404
+    assert api_signed_in(other_user).delete(f"/api/v1/datasets/{personal.pk}/").status_code == 404
+    assert signed_in(other_user).post(f"/datasets/{personal.pk}/delete/").status_code == 404
     assert Dataset.objects.filter(pk=personal.pk).exists()
 
 
@@ -234,18 +222,18 @@ def test_only_staff_see_server_paths(user, staff_user, make_dataset, settings, t
     )
     data_dir = str(settings.DATA_DIR).encode()
     for person, sees in ((user, False), (staff_user, True)):
-        body = api_session(person).get(f"/api/v1/datasets/{dataset.pk}/").json()
+        body = api_signed_in(person).get(f"/api/v1/datasets/{dataset.pk}/").json()
         assert (body["local_path"] == str(arrow)) is sees
         assert ("source_path" in body["config"]) is sees
         assert (str(root) in body["error_message"]) is sees
-        listing = api_session(person).get("/api/v1/datasets/").content
+        listing = api_signed_in(person).get("/api/v1/datasets/").content
         assert (data_dir in listing) is sees and (str(root).encode() in listing) is sees
         for url in (f"/datasets/{dataset.pk}/", "/", "/storage/"):
-            content = page_client(person).get(url).content
+            content = signed_in(person).get(url).content
             assert (data_dir in content) is sees, url
             if url != "/storage/":
                 assert (str(root).encode() in content) is sees, url
-    hidden = api_session(user).get(f"/api/v1/datasets/{dataset.pk}/").json()["error_message"]
+    hidden = api_signed_in(user).get(f"/api/v1/datasets/{dataset.pk}/").json()["error_message"]
     assert hidden == "The file <import folder>/rows.csv is gone; data in <data folder>."
 
 
@@ -262,7 +250,7 @@ def test_anonymous_api_gets_401_with_a_challenge(db, url):
 
 
 def test_schema_is_served_to_signed_in_users(reader):
-    assert api_session(reader).get("/api/v1/schema/").status_code == 200
+    assert api_signed_in(reader).get("/api/v1/schema/").status_code == 200
 
 
 # --- Admin ----------------------------------------------------------------------------------
@@ -300,7 +288,7 @@ def redis_layer(settings):
 
 
 def socket_headers(person, origin="http://127.0.0.1:8000", host="127.0.0.1:8000"):
-    client = page_client(person)
+    client = signed_in(person)
     headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
     if origin is not None:
         headers.append((b"origin", origin.encode()))

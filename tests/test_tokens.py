@@ -10,25 +10,14 @@ from rest_framework.test import APIClient
 
 from catalog.accounts.models import ApiToken
 from catalog.models import Dataset
+from tests.fixtures import api_signed_in, api_with_authorization
 
 TOKENS_URL = "/api/v1/tokens/"
 PASSWORD = "wonderland-42"
 
 
-def session(person):
-    client = APIClient()
-    client.force_login(person)
-    return client
-
-
-def with_header(value):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=value)
-    return client
-
-
 def new_key(person, name="laptop", **extra):
-    response = session(person).post(TOKENS_URL, {"name": name, **extra}, format="json")
+    response = api_signed_in(person).post(TOKENS_URL, {"name": name, **extra}, format="json")
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -45,7 +34,7 @@ def test_create_returns_the_key_once_and_stores_only_a_hash(user):
     stored = ApiToken.objects.get(pk=created["id"])
     assert key not in (stored.digest, stored.token_key) and len(stored.digest) == 128
 
-    listing = session(user).get(TOKENS_URL)
+    listing = api_signed_in(user).get(TOKENS_URL)
     assert listing.status_code == 200
     assert listing.json() == [{"id": created["id"], "name": "laptop", "created": created["created"], "expiry": None}]
     assert key.encode() not in listing.content
@@ -57,7 +46,7 @@ def test_several_named_tokens_with_optional_expiry(user, other_user):
     expiry = timezone.datetime.fromisoformat(week["expiry"])
     assert timedelta(days=6, hours=23) < expiry - timezone.now() <= timedelta(days=7)
     new_key(other_user, "bob's")
-    names = [t["name"] for t in session(user).get(TOKENS_URL).json()]
+    names = [t["name"] for t in api_signed_in(user).get(TOKENS_URL).json()]
     assert sorted(names) == ["ci", "laptop"]
 
 
@@ -74,7 +63,7 @@ def test_several_named_tokens_with_optional_expiry(user, other_user):
     ],
 )
 def test_bad_token_requests_are_400_naming_the_field(user, body, field):
-    response = session(user).post(TOKENS_URL, body, format="json")
+    response = api_signed_in(user).post(TOKENS_URL, body, format="json")
     assert response.status_code == 400
     assert field in response.json()
 
@@ -82,20 +71,20 @@ def test_bad_token_requests_are_400_naming_the_field(user, body, field):
 def test_revoke_only_your_own(user, other_user):
     mine = new_key(user)
     theirs = new_key(other_user)
-    assert session(user).delete(f"{TOKENS_URL}{theirs['id']}/").status_code == 404
-    assert with_header(f"Bearer {theirs['key']}").get("/api/v1/datasets/").status_code == 200
-    assert session(user).delete(f"{TOKENS_URL}{mine['id']}/").status_code == 204
-    response = with_header(f"Bearer {mine['key']}").get("/api/v1/datasets/")
+    assert api_signed_in(user).delete(f"{TOKENS_URL}{theirs['id']}/").status_code == 404
+    assert api_with_authorization(f"Bearer {theirs['key']}").get("/api/v1/datasets/").status_code == 200
+    assert api_signed_in(user).delete(f"{TOKENS_URL}{mine['id']}/").status_code == 204
+    response = api_with_authorization(f"Bearer {mine['key']}").get("/api/v1/datasets/")
     assert response.status_code == 401
 
 
 def test_a_token_cannot_create_tokens(user):
     key = new_key(user)["key"]
-    response = with_header(f"Bearer {key}").post(TOKENS_URL, {"name": "more"}, format="json")
+    response = api_with_authorization(f"Bearer {key}").post(TOKENS_URL, {"name": "more"}, format="json")
     assert response.status_code == 403
     assert ApiToken.objects.count() == 1
     # Listing and revoking with a token are fine.
-    assert with_header(f"Bearer {key}").get(TOKENS_URL).status_code == 200
+    assert api_with_authorization(f"Bearer {key}").get(TOKENS_URL).status_code == 200
 
 
 def test_anonymous_token_endpoint_is_401(db):
@@ -110,7 +99,7 @@ def test_anonymous_token_endpoint_is_401(db):
 @pytest.mark.parametrize("scheme", ["Bearer", "Token", "bearer"])
 def test_the_api_accepts_bearer_and_token(user, scheme):
     key = new_key(user)["key"]
-    client = with_header(f"{scheme} {key}")
+    client = api_with_authorization(f"{scheme} {key}")
     response = client.post("/api/v1/datasets/download/", {"repo_id": "acme/multi"}, format="json")
     assert response.status_code == 202, response.content
     assert response.json()["owner"] == "alice"
@@ -120,7 +109,7 @@ def test_the_api_accepts_bearer_and_token(user, scheme):
 def test_expired_token_is_refused(user):
     created = new_key(user, expires_in_days=1)
     ApiToken.objects.filter(pk=created["id"]).update(expiry=timezone.now() - timedelta(seconds=1))
-    assert with_header(f"Bearer {created['key']}").get("/api/v1/datasets/").status_code == 401
+    assert api_with_authorization(f"Bearer {created['key']}").get("/api/v1/datasets/").status_code == 401
     assert not ApiToken.objects.filter(pk=created["id"]).exists()
 
 
@@ -137,7 +126,7 @@ def test_expired_token_is_refused(user):
     ],
 )
 def test_bad_credentials_are_401_never_500(db, header):
-    response = with_header(header).get("/api/v1/datasets/")
+    response = api_with_authorization(header).get("/api/v1/datasets/")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"]
 
@@ -146,7 +135,7 @@ def test_token_of_a_deactivated_user_is_refused(user):
     key = new_key(user)["key"]
     user.is_active = False
     user.save()
-    assert with_header(f"Bearer {key}").get("/api/v1/datasets/").status_code == 401
+    assert api_with_authorization(f"Bearer {key}").get("/api/v1/datasets/").status_code == 401
 
 
 # --- The account page -----------------------------------------------------------------------
@@ -163,12 +152,12 @@ def test_account_page_creates_shows_once_and_revokes(user):
     key = created.context["new_key"]["key"]
     assert key.encode() in created.content
     assert created["Cache-Control"] == "no-store"
-    assert with_header(f"Bearer {key}").get("/api/v1/datasets/").status_code == 200
+    assert api_with_authorization(f"Bearer {key}").get("/api/v1/datasets/").status_code == 200
     again = client.get("/account/")
     assert b"notebook" in again.content and key.encode() not in again.content
     assert client.post(f"/account/tokens/{token.pk}/revoke/").status_code == 302
     assert not ApiToken.objects.exists()
-    assert with_header(f"Bearer {key}").get("/api/v1/datasets/").status_code == 401
+    assert api_with_authorization(f"Bearer {key}").get("/api/v1/datasets/").status_code == 401
 
 
 def test_account_page_cannot_revoke_someone_elses_token(user, other_user):
@@ -188,7 +177,7 @@ def low_limit(settings):
 
 
 def basic(username, password):
-    return with_header("Basic " + base64.b64encode(f"{username}:{password}".encode()).decode())
+    return api_with_authorization("Basic " + base64.b64encode(f"{username}:{password}".encode()).decode())
 
 
 def test_basic_auth_locks_out_a_user_after_failures(user, low_limit):
@@ -212,8 +201,8 @@ def test_basic_auth_success_resets_the_count(user, low_limit):
 def test_bad_tokens_lock_out_the_address(user, low_limit):
     key = new_key(user)["key"]
     for _ in range(3):
-        assert with_header("Bearer hfd_" + "0" * 64).get("/api/v1/datasets/").status_code == 401
-    locked = with_header(f"Bearer {key}").get("/api/v1/datasets/")
+        assert api_with_authorization("Bearer hfd_" + "0" * 64).get("/api/v1/datasets/").status_code == 401
+    locked = api_with_authorization(f"Bearer {key}").get("/api/v1/datasets/")
     assert locked.status_code == 429
     assert "Too many failed sign-in attempts" in locked.json()["detail"]
     # Another address is not affected.
