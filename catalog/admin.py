@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
+from knox.models import AuthToken as KnoxAuthToken
 
 from catalog import services
 from catalog.accounts import permissions
-from catalog.models import Dataset
+from catalog.models import ApiToken, Dataset, PersonalHubToken
 
 
 @admin.register(Dataset)
@@ -89,3 +90,38 @@ class DatasetAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected datasets")
     def retry_selected(self, request, queryset):
         self._apply(request, queryset, services.retry, "Queued")
+
+
+# knox registers its own token model, which ours (catalog.ApiToken) replaces and which has no table.
+if admin.site.is_registered(KnoxAuthToken):
+    admin.site.unregister(KnoxAuthToken)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see who has which API tokens and revoke them; keys are never stored, so never shown."""
+
+    list_display = ["name", "user", "created", "expiry"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__username"]
+    fields = readonly_fields = ["name", "user", "created", "expiry"]
+
+    def has_add_permission(self, request):
+        return False  # A key is shown once, to its owner: tokens are made on the account page.
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PersonalHubToken)
+class PersonalHubTokenAdmin(admin.ModelAdmin):
+    """Whose Hugging Face token is stored (never the token itself); staff may remove one."""
+
+    list_display = ["user", "updated_at"]
+    fields = readonly_fields = ["user", "updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -61,3 +61,16 @@ def test_admin_delete_removes_files(admin_client_logged_in, make_dataset):
     assert response.status_code == 302
     assert not Dataset.objects.filter(pk=dataset.pk).exists()
     assert not storage.dataset_dir(dataset.pk).exists()
+
+
+def test_admin_lists_api_tokens_without_keys_and_has_no_knox_table(admin_client_logged_in, user):
+    from catalog.accounts.models import ApiToken
+
+    token, key = ApiToken.objects.create(user=user, expiry=None, name="laptop")
+    index = admin_client_logged_in.get("/admin/")
+    assert index.status_code == 200 and b"/admin/knox/" not in index.content
+    listing = admin_client_logged_in.get("/admin/catalog/apitoken/")
+    assert listing.status_code == 200 and b"laptop" in listing.content
+    assert key.encode() not in listing.content and token.digest.encode() not in listing.content
+    response = admin_client_logged_in.post(f"/admin/catalog/apitoken/{token.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not ApiToken.objects.exists()
