@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 
 from catalog import services, storage
 from catalog.accounts import permissions
+from catalog.accounts.models import ApiToken
 from catalog.models import Dataset
 from hfdatasets.asgi import application
-from tests.fixtures import api_signed_in, signed_in
+from tests.fixtures import api_signed_in, api_with_authorization, signed_in
 
 S = Dataset.Status
 DOWNLOAD_URL = "/api/v1/datasets/download/"
@@ -107,13 +108,22 @@ def test_others_may_not_change_a_dataset_pages(user, other_user, staff_user, mak
         assert dataset.status != status
 
 
+def api_client_of(person, via):
+    """An API client of this user, signed in with a session or sending a personal API token."""
+    if via == "session":
+        return api_signed_in(person)
+    _, key = ApiToken.objects.create(user=person, expiry=None, name="test")
+    return api_with_authorization(f"Bearer {key}")
+
+
+@pytest.mark.parametrize("via", ["session", "token"])
 @pytest.mark.parametrize("action", ["cancel", "retry", "delete"])
-def test_others_may_not_change_a_dataset_api(user, other_user, reader, make_dataset, action):
+def test_others_may_not_change_a_dataset_api(user, other_user, reader, make_dataset, action, via):
     status = S.DOWNLOADING if action == "cancel" else S.FAILED
     dataset = make_dataset(owner=user, status=status)
 
     def call(person):
-        client = api_signed_in(person)
+        client = api_client_of(person, via)
         if action == "delete":
             return client.delete(f"/api/v1/datasets/{dataset.pk}/")
         return client.post(f"/api/v1/datasets/{dataset.pk}/{action}/")
@@ -151,7 +161,8 @@ def test_admin_actions_need_staff_and_the_model_permissions(user, staff_user, ma
 # --- Roles: browse only, download, import server paths --------------------------------------
 
 
-def test_reader_browses_but_cannot_download_or_import(reader, make_dataset):
+@pytest.mark.parametrize("via", ["session", "token"])
+def test_reader_browses_but_cannot_download_or_import(reader, make_dataset, via):
     make_dataset(name="shared one")
     pages = signed_in(reader)
     listing = pages.get("/")
@@ -160,7 +171,7 @@ def test_reader_browses_but_cannot_download_or_import(reader, make_dataset):
     for url in ("/datasets/new/", "/datasets/import/"):
         assert pages.get(url).status_code == 403
     assert pages.post("/datasets/import/", {"file": _csv("x.csv")}).status_code == 403
-    api = api_signed_in(reader)
+    api = api_client_of(reader, via)
     assert api.get("/api/v1/datasets/").json()["count"] == 1
     assert api.post(DOWNLOAD_URL, {"repo_id": "acme/multi"}, format="json").status_code == 403
     assert api.post(IMPORT_URL, {"file": _csv("x.csv")}, format="multipart").status_code == 403
@@ -190,10 +201,11 @@ def test_server_path_import_needs_its_own_permission(other_user, user, settings,
 # --- Datasets fetched with a personal token -------------------------------------------------
 
 
-def test_personal_dataset_is_hidden_from_other_users(user, other_user, staff_user, make_dataset):
+@pytest.mark.parametrize("via", ["session", "token"])
+def test_personal_dataset_is_hidden_from_other_users(user, other_user, staff_user, make_dataset, via):
     personal = make_dataset(owner=user, personal=True, name="secret set", repo_id="acme/secret")
     for person, sees in ((user, True), (other_user, False), (staff_user, True)):
-        pages, api = signed_in(person), api_signed_in(person)
+        pages, api = signed_in(person), api_client_of(person, via)
         assert (b"secret set" in pages.get("/").content) is sees
         assert (b"secret set" in pages.get("/storage/").content) is sees
         assert pages.get(f"/datasets/{personal.pk}/").status_code == (200 if sees else 404)
