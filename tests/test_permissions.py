@@ -288,11 +288,12 @@ def test_admin_cannot_edit_what_the_files_depend_on(admin_client, make_dataset):
 
 
 @pytest.fixture
-def redis_layer(settings):
+def redis_layer(settings, redis_url):
+    """The real Redis channel layer, with a prefix of our own."""
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"], "prefix": f"hfd-perm-{uuid.uuid4().hex[:12]}"},
+            "CONFIG": {"hosts": [redis_url], "prefix": f"hfd-perm-{uuid.uuid4().hex[:12]}"},
         }
     }
     yield
