@@ -1,7 +1,12 @@
 """Upload size limits that hold while the body streams in, not after it has been read.
 
-Two guards, both at HFD_MAX_UPLOAD_BYTES:
+Three guards, all at HFD_MAX_UPLOAD_BYTES:
 
+* LimitedWebRequest (daphne, the server we run): daphne reads a whole request body into a
+  temporary file and then queues all of it for the application before the application sees a
+  byte. This request class refuses a Content-Length over the limit before reading the body, and
+  stops reading a body that passes the limit, answering 413 and closing the connection; nothing
+  more is read or kept. install_daphne_body_limit() puts it in place (hfdatasets/asgi.py).
 * RequestBodyLimit (ASGI, in front of Django): a request whose Content-Length is over the limit
   is answered 413 before a byte of its body is read; a body without a length (chunked) is
   counted as it arrives and cut off at the limit. Django spools what it reads to a temporary file
@@ -19,6 +24,10 @@ from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 # Room for the multipart boundaries and the other form fields around the file.
 FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+def body_limit():
+    return settings.HFD_MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
 
 
 def too_large_message():
@@ -56,7 +65,7 @@ class RequestBodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.application(scope, receive, send)
-        limit = settings.HFD_MAX_UPLOAD_BYTES + FORM_OVERHEAD_BYTES
+        limit = body_limit()
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and (not length.strip().isdigit() or int(length) > limit):
             return await self.refuse(scope, send)
@@ -90,11 +99,7 @@ class RequestBodyLimit:
 
     @staticmethod
     async def refuse(scope, send):
-        message = too_large_message()
-        if scope.get("path", "").startswith("/api/"):
-            body, content_type = json.dumps({"file": [message]}).encode(), b"application/json"
-        else:
-            body, content_type = f"{message}\n".encode(), b"text/plain; charset=utf-8"
+        body, content_type = too_large_body(scope.get("path", ""))
         await send(
             {
                 "type": "http.response.start",
@@ -108,3 +113,88 @@ class RequestBodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def too_large_body(path):
+    """(body, content type) of the 413 answer: JSON naming the file field for the API, text for pages."""
+    message = too_large_message()
+    if path.startswith("/api/"):
+        return json.dumps({"file": [message]}).encode(), b"application/json"
+    return f"{message}\n".encode(), b"text/plain; charset=utf-8"
+
+
+def install_daphne_body_limit():
+    """Serve requests with LimitedWebRequest when running under daphne (see the module docstring)."""
+    try:
+        from daphne import http_protocol
+    except ImportError:  # Another ASGI server: RequestBodyLimit still applies.
+        return
+    if issubclass(http_protocol.WebRequest, LimitedWebRequestMixin):
+        return
+    # HTTPFactory.buildProtocol builds every request from this module attribute.
+    http_protocol.WebRequest = type("LimitedWebRequest", (LimitedWebRequestMixin, http_protocol.WebRequest), {})
+
+
+class LimitedWebRequestMixin:
+    """For daphne's WebRequest (a twisted Request): refuse a too-large body while it streams in."""
+
+    refused = False
+    received = 0
+
+    def gotLength(self, length):
+        if length is not None and length > body_limit():
+            self.refuse()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        if self.refused:
+            return
+        self.received += len(data)
+        if self.received > body_limit():
+            self.refuse()
+            return
+        super().handleContentChunk(data)
+
+    def process(self):
+        if self.refused:
+            return None
+        return super().process()
+
+    def refuse(self):
+        """Answer 413 straight on the connection and close it; the request never reaches the application."""
+        self.refused = True
+        content = getattr(self, "content", None)
+        if content is not None:
+            content.close()  # A temporary file is deleted on close.
+        self.content = _Discard()
+        # The request line is parsed, but the request object gets it only once the body is in.
+        path = (getattr(self.channel, "_path", None) or b"").decode("latin1")
+        body, content_type = too_large_body(path)
+        head = (
+            b"HTTP/1.1 413 Payload Too Large\r\n"
+            b"Content-Type: " + content_type + b"\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        transport = self.channel.transport
+        transport.write(head + body)
+        transport.loseConnection()
+
+
+class _Discard:
+    """Stands in for a refused request's body file: keeps nothing."""
+
+    closed = True
+
+    def write(self, data):
+        pass
+
+    def read(self, *args):
+        return b""
+
+    def seek(self, *args):
+        return 0
+
+    def close(self):
+        pass

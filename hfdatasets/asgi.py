@@ -13,7 +13,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from catalog.routing import OriginCheck, websocket_urlpatterns  # noqa: E402
-from catalog.uploads import RequestBodyLimit  # noqa: E402
+from catalog.uploads import RequestBodyLimit, install_daphne_body_limit  # noqa: E402
+
+install_daphne_body_limit()
 
 application = ProtocolTypeRouter(
     {
