@@ -104,6 +104,8 @@ def test_downloads_use_the_owners_token_and_stay_theirs(fake_hub, user, other_us
     dataset.refresh_from_db()
     assert dataset.status == S.READY, dataset.error_message
     assert dataset.total_samples == repos.ROWS[repos.PRIVATE]["default"]["train"]
+    # The key the worker records once the Hub resolved the request is still Alice's alone.
+    assert dataset.request_key.endswith(f"\nowner:{user.pk}")
 
     # Bob has no token: Alice's copy is not his to see or reuse, and the Hub check refuses his request.
     theirs = APIClient()
