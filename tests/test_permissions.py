@@ -47,6 +47,16 @@ def test_rules(user, other_user, reader, staff_user, make_dataset):
     assert permissions.can_see_server_paths(staff_user) and not permissions.can_see_server_paths(user)
 
 
+def test_the_hub_endpoint_serves_only_visible_ready_datasets(user, other_user, make_dataset):
+    from catalog.hubapi import access
+
+    shared = make_dataset(owner=user, status=S.READY)
+    personal = make_dataset(owner=user, status=S.READY, personal=True, repo_id="acme/private", name="private")
+    make_dataset(owner=user, status=S.FAILED, repo_id="acme/failed", name="failed")
+    assert set(access.visible_datasets(user)) == {shared, personal}
+    assert set(access.visible_datasets(other_user)) == {shared}
+
+
 def test_anonymous_sees_nothing(db, make_dataset):
     from django.contrib.auth.models import AnonymousUser
 
