@@ -51,8 +51,11 @@ def query_counts(client):
         # One page (at most 100, the largest page size) plus the page's own placeholder card.
         assert len(built) <= 101, (url, len(built))
         counts[url] = len(queries)
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
     with CaptureQueriesContext(connection) as queries, datasets_built() as built:
-        states = consumers.page_states("status=ready&page=2")
+        states = consumers.page_states("status=ready&page=2", user)
     assert len(states) == 25 and {s["status"] for s in states} == {"ready"}
     assert len(built) == 25
     counts["socket snapshot"] = len(queries)
@@ -93,13 +96,13 @@ def test_the_storage_page_measures_only_its_own_page_on_disk(logged_in, monkeypa
     assert 'data-storage-count="120"' in page
 
 
-def test_the_snapshot_follows_the_pages_filters_and_falls_back_to_the_first_page(db):
+def test_the_snapshot_follows_the_pages_filters_and_falls_back_to_the_first_page(user):
     add_datasets(60)
     newest_first = list(Dataset.objects.order_by("-created_at").values_list("pk", flat=True))
-    assert [s["id"] for s in consumers.page_states("")] == [str(pk) for pk in newest_first[:25]]
-    assert [s["id"] for s in consumers.page_states("page=3")] == [str(pk) for pk in newest_first[50:]]
-    failed = consumers.page_states("status=failed&ordering=name&page_size=5")
+    assert [s["id"] for s in consumers.page_states("", user)] == [str(pk) for pk in newest_first[:25]]
+    assert [s["id"] for s in consumers.page_states("page=3", user)] == [str(pk) for pk in newest_first[50:]]
+    failed = consumers.page_states("status=failed&ordering=name&page_size=5", user)
     assert [s["name"] for s in failed] == sorted(s["name"] for s in failed) and len(failed) == 5
     assert {s["status"] for s in failed} == {"failed"}
     # A query the page would refuse (400) gets the first page of everything rather than nothing.
-    assert len(consumers.page_states("status=bogus")) == 25
+    assert len(consumers.page_states("status=bogus", user)) == 25
