@@ -23,6 +23,7 @@ from django.http import QueryDict
 
 from catalog import filters, live, progress
 from catalog.accounts import permissions
+from catalog.models import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ def _hidden_ids(user):
 
 
 def _can_see(user, dataset_id):
-    return permissions.visible_datasets(user).filter(pk=dataset_id).exists()
+    """True or False; None if the dataset is gone (deleted since the event was sent)."""
+    dataset = Dataset.objects.filter(pk=dataset_id).only("pk", "owner_id", "personal").first()
+    return None if dataset is None else permissions.can_view(user, dataset)
 
 
 def page_states(query_string, user):
@@ -101,18 +104,18 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
     async def may_see(self, dataset_id, event):
         """Whether this socket's user may hear about the dataset (each id is asked once).
 
-        A deleted dataset cannot be looked up any more: it is passed on unless it was hidden
-        (the page's status tabs count deletions of datasets the page never showed).
+        A deleted dataset cannot be looked up any more: its deletion is passed on unless it is
+        known to be hidden (the page's status tabs count deletions of datasets the page never
+        showed); any other event about a dataset already gone is dropped, as it cannot be checked.
         """
         if dataset_id in self.hidden:
             return False
         if dataset_id in self.visible or event == "deleted":
             return True
-        if await database_sync_to_async(_can_see)(self.scope["user"], dataset_id):
-            self.visible.add(dataset_id)
-            return True
-        self.hidden.add(dataset_id)
-        return False
+        seen = await database_sync_to_async(_can_see)(self.scope["user"], dataset_id)
+        if seen is not None:
+            (self.visible if seen else self.hidden).add(dataset_id)
+        return bool(seen)
 
     async def dataset_event(self, message):
         user, state = self.scope["user"], message["dataset"]

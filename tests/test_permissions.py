@@ -367,7 +367,7 @@ def test_sockets_only_carry_datasets_the_user_may_see(redis_layer, user, other_u
     async def body():
         from asgiref.sync import sync_to_async
 
-        theirs = WebsocketCommunicator(application, "/ws/datasets/", headers=their_headers)
+        theirs = WebsocketCommunicator(application, "/ws/datasets/?page_size=1", headers=their_headers)
         assert (await theirs.connect(timeout=5))[0]
         snapshot = await theirs.receive_json_from(timeout=5)
         assert snapshot["dataset"]["id"] == str(shared.pk)
@@ -394,5 +394,38 @@ def test_sockets_only_carry_datasets_the_user_may_see(redis_layer, user, other_u
         assert await theirs.receive_nothing(timeout=0.3)
         for communicator in (theirs, mine):
             await communicator.disconnect()
+
+    async_to_sync(body)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_off_the_page_reaches_those_who_may_see_it(redis_layer, user, other_user):
+    # The list socket's snapshot is one page; a deletion elsewhere still moves the status tabs.
+    shared = [
+        Dataset.objects.create(name=f"shared {i}", repo_id=f"acme/s{i}", owner=user, config={"split": "train"})
+        for i in range(3)
+    ]
+    personal = Dataset.objects.create(
+        name="personal", repo_id="acme/personal", owner=user, personal=True, config={"split": "train"}
+    )
+    their_headers = socket_headers(other_user)
+
+    async def body():
+        from asgiref.sync import sync_to_async
+
+        theirs = WebsocketCommunicator(application, "/ws/datasets/?page_size=1", headers=their_headers)
+        assert (await theirs.connect(timeout=5))[0]
+        assert (await theirs.receive_json_from(timeout=5))["event"] == "snapshot"
+        assert await theirs.receive_nothing(timeout=0.2)
+        await sync_to_async(services.delete)(personal)
+        await sync_to_async(services.delete)(shared[0])
+        # Its cancel (a status event) may be looked up after the row is gone, and then is dropped; the
+        # deletion itself always arrives. Nothing about the personal dataset.
+        message = await theirs.receive_json_from(timeout=5)
+        if message["event"] == "status":
+            message = await theirs.receive_json_from(timeout=5)
+        assert (message["event"], message["dataset"]["id"]) == ("deleted", str(shared[0].pk))
+        assert await theirs.receive_nothing(timeout=0.3)
+        await theirs.disconnect()
 
     async_to_sync(body)()
