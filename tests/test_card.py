@@ -96,6 +96,11 @@ def test_detail_page_shows_card_license_exports_and_snippets(client, user, make_
     repo_id = naming.hub_repo_id(dataset)
     assert f"load_dataset(&quot;{repo_id}&quot;, split=&quot;train&quot;)" in content
     assert "HF_ENDPOINT=http://testserver/hub" in content
+    # The Arrow folder is a server path: only staff get the load_from_disk snippet.
+    assert 'data-snippet="disk"' not in content
+    user.is_staff = True
+    user.save()
+    content = client.get(f"/datasets/{dataset.pk}/").content.decode()
     assert "load_from_disk(&quot;/data/x/arrow&quot;)" in content
     assert f"http://testserver/api/v1/datasets/{dataset.pk}/rows/?offset=0&amp;limit=10" in content
 

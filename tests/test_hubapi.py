@@ -9,15 +9,13 @@ import sys
 
 import datasets
 import pytest
-from rest_framework import authentication, exceptions
 
 from catalog import browse, storage
-from catalog.hubapi import naming, repo, views
+from catalog.hubapi import naming, repo
 from catalog.models import Dataset
 from tests.processes import ROOT
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-TOKEN = "hfd-test-token"
 FEATURES = datasets.Features(
     {
         "id": datasets.Value("int64"),
@@ -42,25 +40,13 @@ def data():
     }
 
 
-class BearerForTests(authentication.BaseAuthentication):
-    """Stands in for personal API tokens (issue 9) so the HF clients can authenticate: TOKEN is alice."""
-
-    def authenticate(self, request):
-        from django.contrib.auth import get_user_model
-
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        if header[7:] != TOKEN:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return get_user_model().objects.get(username="alice"), None
-
-
 @pytest.fixture
-def bearer(monkeypatch):
-    monkeypatch.setattr(
-        views.HubView, "authentication_classes", [BearerForTests, *views.HubView.authentication_classes]
-    )
+def bearer(user):
+    """A personal API token of alice: the HF clients send it as HF_TOKEN (Authorization: Bearer)."""
+    from catalog.accounts.models import ApiToken
+
+    _, key = ApiToken.objects.create(user=user, expiry=None, name="hub endpoint")
+    return key
 
 
 def make_ready(make_dataset, **fields):
@@ -82,7 +68,7 @@ def ready(make_dataset, user):
     return make_ready(make_dataset)
 
 
-def run_clients(live_server, repo_id, split, tmp_path, token=TOKEN):
+def run_clients(live_server, repo_id, split, tmp_path, token):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
     env.update(
         {
@@ -112,7 +98,7 @@ def run_clients(live_server, repo_id, split, tmp_path, token=TOKEN):
 @pytest.mark.django_db(transaction=True)
 def test_load_dataset_and_snapshot_download_from_the_hub_endpoint(live_server, ready, bearer, tmp_path):
     repo_id = naming.hub_repo_id(ready)
-    done, result = run_clients(live_server, repo_id, "train", tmp_path)
+    done, result = run_clients(live_server, repo_id, "train", tmp_path, bearer)
     assert done.returncode == 0, done.stderr[-4000:]
     assert result["blocked"] == []
     # Exactly the rows and the features of the dataset on disk.
@@ -265,7 +251,7 @@ def test_images_and_class_labels_round_trip_through_the_hub_endpoint(live_server
     pipeline.run_download(dataset.pk)
     dataset.refresh_from_db()
     assert dataset.is_ready, dataset.error_message
-    done, result = run_clients(live_server, naming.hub_repo_id(dataset), "train", tmp_path)
+    done, result = run_clients(live_server, naming.hub_repo_id(dataset), "train", tmp_path, bearer)
     assert done.returncode == 0, done.stderr[-4000:]
     assert result["blocked"] == []
     original = datasets.load_from_disk(str(storage.arrow_dir(dataset.pk)))

@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.urls import reverse
 
 from catalog import browse
+from catalog.accounts import permissions
 from catalog.viewer import params, query, source
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -223,16 +224,21 @@ def use_context(request, dataset):
             "table = pq.read_table(io.BytesIO(response.content))",
         ),
         (
-            "Python, on this server (load_from_disk)",
-            "disk",
-            f'from datasets import load_from_disk\n\nds = load_from_disk("{dataset.local_path}")',
-        ),
-        (
             "curl, the rows API",
             "curl",
             f'curl -H "Authorization: Bearer $HFD_TOKEN" "{rows_url}?offset=0&limit=10"',
         ),
     ]
+    if permissions.can_see_server_paths(request.user):
+        # The folder is a server path: only those who may see server paths get this one.
+        snippets.insert(
+            2,
+            (
+                "Python, on this server (load_from_disk)",
+                "disk",
+                f'from datasets import load_from_disk\n\nds = load_from_disk("{dataset.local_path}")',
+            ),
+        )
     return {
         "card": read_card(dataset),
         "hub_repo_id": repo,
