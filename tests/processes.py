@@ -152,6 +152,17 @@ def start_daphne(tmp_path, port, **env):
     )
 
 
+def wait_serving(web, url, timeout=60):
+    """Wait until a started daphne answers url's login page; fail at once, with its log, if it exits."""
+    wait_until(
+        lambda: answers_ok(url + "/accounts/login/") or web.popen.poll() is not None,
+        timeout=timeout,
+        interval=0.1,
+        message=f"daphne to serve (log: {web.log_path})",
+    )
+    assert web.popen.poll() is None, f"daphne exited:\n{web.output()}"
+
+
 def start_redis(tmp_path, port=None):
     """A throwaway redis-server on a free loopback port (never the machine's shared one)."""
     port = port or free_port()

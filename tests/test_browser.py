@@ -22,7 +22,7 @@ from django.db import connections
 from catalog import services, storage
 from catalog.models import Dataset
 from tests.fakehub import repos
-from tests.processes import ROOT, answers_ok, free_port, start_daphne, start_worker, wait_until
+from tests.processes import ROOT, free_port, start_daphne, start_worker, wait_serving, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -146,13 +146,7 @@ def app(transactional_db, fake_hub, tmp_path, static_root):
     worker = start_worker(tmp_path, **env)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: answers_ok(url + "/accounts/login/") or web.popen.poll() is not None,
-            timeout=60,
-            interval=0.1,
-            message=f"daphne to serve (log: {web.log_path})",
-        )
-        assert web.popen.poll() is None, f"daphne exited:\n{web.output()}"
+        wait_serving(web, url)
         yield App(url, web, worker)
     finally:
         worker.stop()

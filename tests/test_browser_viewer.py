@@ -14,7 +14,7 @@ import pytest
 from catalog import storage
 from catalog.models import Dataset
 from catalog.viewer import stats
-from tests.processes import answers_ok, free_port, start_daphne, wait_until
+from tests.processes import free_port, start_daphne, wait_serving, wait_until
 from tests.test_browser import (  # noqa: F401  (fixtures)
     Browsing,
     browser,
@@ -74,13 +74,7 @@ def web(transactional_db, tmp_path, static_root):  # noqa: F811
     process = start_daphne(tmp_path, port, HFD_STATIC_ROOT=static_root)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(
-            lambda: answers_ok(url + "/accounts/login/") or process.popen.poll() is not None,
-            timeout=60,
-            interval=0.1,
-            message="daphne to serve",
-        )
-        assert process.popen.poll() is None, process.output()
+        wait_serving(process, url)
         yield url
     finally:
         process.stop()
