@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from catalog.models import Dataset
+from tests.fixtures import member
 from tests.processes import (
     ROOT,
     ThrowawayPostgres,
@@ -112,13 +113,13 @@ class Api:
 
 
 def test_with_redis_away_requests_are_accepted_and_queued_once_it_is_back(fake_hub, tmp_path, django_user_model):
-    django_user_model.objects.create_user("ops", password="outage-pass-1")
+    member(django_user_model, "ops", "add_dataset")
     redis = start_redis(tmp_path)
     env = dict(ENV, REDIS_URL=f"redis://127.0.0.1:{redis.port}/0", HFD_WORKERS=2)
     port = free_port()
     worker = start_worker(tmp_path, "worker", **env)
     web = start_daphne(tmp_path, port, **env)
-    api = Api(f"http://127.0.0.1:{port}", "ops", "outage-pass-1")
+    api = Api(f"http://127.0.0.1:{port}", "ops", "wonderland-42")
     first_repo, first_shards = make_repo(fake_hub, "redis-first")
     second_repo, second_shards = make_repo(fake_hub, "redis-second")
     try:
