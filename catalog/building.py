@@ -16,6 +16,7 @@ they get every split (see local_splits).
 """
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Builders whose features `datasets` infers from the start of one split's first file.
 INFERRED_FROM_ANOTHER_SPLIT = {"parquet", "arrow", "json", "csv", "webdataset"}
@@ -76,6 +77,58 @@ def build(spec, files, cache_dir, all_splits=None):
             f"{len(built):,}: `datasets` refuses to load it, and so does hfdatasets. Ask its authors to fix the card."
         )
     return built
+
+
+def save(built, folder):
+    """Write the built split to folder as `Dataset.save_to_disk` does, by moving the build's files.
+
+    The builder has already written the split as Arrow files in the save_to_disk format (one IPC
+    stream each). When the dataset is exactly those files, whole and in order, they are moved
+    into folder and only the two small JSON files are written: no second copy of the data. A
+    dataset that is part of them (a max_samples cut), has none, or has media columns (whose
+    files save_to_disk embeds) is saved by save_to_disk.
+    """
+    import json
+    import os
+
+    from datasets.features.features import require_storage_embed
+    from datasets.utils.py_utils import asdict  # save_to_disk's own (it leaves out unset fields)
+
+    files = [Path(entry["filename"]) for entry in built.cache_files]
+    if (
+        built._indices is not None
+        or not files
+        or built.data.num_rows != sum(_stream_rows(f) for f in files)
+        # Media columns (images, audio) that name local files: save_to_disk embeds the files' bytes.
+        or require_storage_embed(built.features)
+    ):
+        built.save_to_disk(str(folder))
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data-{index:05d}-of-{len(files):05d}.arrow" for index in range(len(files))]
+    for file, name in zip(files, names):
+        os.replace(file, folder / name)  # the same disk (storage keeps the build cache beside the dataset)
+    # The same two files, with the same keys and layout, that save_to_disk writes.
+    state = {key: built.__dict__[key] for key in SAVED_STATE}
+    state["_split"] = str(built.split) if built.split is not None else None
+    state["_data_files"] = [{"filename": name} for name in names]
+    (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True), encoding="utf-8")
+    info = asdict(built.info)
+    info_text = json.dumps({key: info[key] for key in sorted(info)}, indent=2)
+    (folder / "dataset_info.json").write_text(info_text, encoding="utf-8")
+
+
+# The attributes of a Dataset that save_to_disk keeps in state.json (besides _split and _data_files).
+SAVED_STATE = ("_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns")
+
+
+def _stream_rows(path):
+    """The number of rows in one Arrow IPC stream file (record batch headers only, memory-mapped)."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(path)) as source:
+        return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
 
 
 def reference_features(plan, fetch_head, work_dir):

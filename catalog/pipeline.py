@@ -201,7 +201,7 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
             if max_samples and len(built) > max_samples:
                 built = built.select(range(max_samples))
             run.check()
-            built.save_to_disk(str(temp))
+            building.save(built, temp)
             del built
             run.check()
             return viewer_stats.compute_column_stats(temp)
