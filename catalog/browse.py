@@ -238,6 +238,24 @@ def iter_batches(arrow_path):
             yield from reader
 
 
+# Rows handed to pyarrow.compute at once: builders write record batches of as few as 100 rows,
+# and a Python round per batch would cost more than the counting; this many stays small in memory.
+STATS_ROWS = 64 * 1024
+
+
+def iter_tables(arrow_path, rows=STATS_ROWS):
+    """The data as tables of about `rows` rows (consecutive record batches, memory-mapped, not copied)."""
+    batches, count = [], 0
+    for batch in iter_batches(arrow_path):
+        batches.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(batches)
+            batches, count = [], 0
+    if batches:
+        yield pa.Table.from_batches(batches)
+
+
 def column_kind(arrow_type):
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
         return "number"
@@ -258,6 +276,7 @@ class _ColumnStats:
         self.counted = 0  # non-null values that went into min/max/mean
 
     def add(self, array):
+        """Count one more stretch of the column (an Array or a ChunkedArray)."""
         self.rows += len(array)
         self.nulls += array.null_count
         if self.kind == "other" or array.null_count == len(array):
@@ -307,11 +326,11 @@ def compute_column_stats(arrow_path):
     Min, max and mean are null when a column has no non-null values.
     """
     stats = None
-    for batch in iter_batches(arrow_path):
+    for table in iter_tables(arrow_path):
         if stats is None:
-            stats = {field.name: _ColumnStats(column_kind(field.type)) for field in batch.schema}
-        for field, array in zip(batch.schema, batch.columns):
-            stats[field.name].add(array)
+            stats = {field.name: _ColumnStats(column_kind(field.type)) for field in table.schema}
+        for field, column in zip(table.schema, table.columns):
+            stats[field.name].add(column)
     if stats is None:
         # No batches at all (an empty dataset): read the schema so every column is still listed.
         schema = _schema(arrow_path)

@@ -98,7 +98,8 @@ def save(built, folder):
     if (
         built._indices is not None
         or not files
-        or built.data.num_rows != sum(_stream_rows(f) for f in files)
+        # The rows the builder wrote for the split, all of them: no cut, no selection.
+        or built.data.num_rows != _rows_written(built)
         # Media columns (images, audio) that name local files: save_to_disk embeds the files' bytes.
         or require_storage_embed(built.features)
     ):
@@ -123,12 +124,9 @@ def save(built, folder):
 SAVED_STATE = ("_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns")
 
 
-def _stream_rows(path):
-    """The number of rows in one Arrow IPC stream file (record batch headers only, memory-mapped)."""
-    import pyarrow as pa
-
-    with pa.memory_map(str(path)) as source:
-        return sum(batch.num_rows for batch in pa.ipc.open_stream(source))
+def _rows_written(built):
+    written = built.info.splits.get(str(built.split)) if built.info.splits and built.split is not None else None
+    return written.num_examples if written else None
 
 
 def reference_features(plan, fetch_head, work_dir):

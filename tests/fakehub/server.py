@@ -93,6 +93,9 @@ class HubError(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real Hub: every response carries Content-Length
+    # Headers and body are two writes: with Nagle's algorithm the second waits for the client's
+    # delayed ACK (about 40 ms a response on loopback), which no real Hub server makes anyone wait.
+    disable_nagle_algorithm = True
 
     def handle(self):
         hub = self.server.hub
