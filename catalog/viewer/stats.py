@@ -7,17 +7,18 @@ what its chart needs:
 - strings: a histogram of their lengths in characters, and value counts when there are few
   distinct values (`{"values": [{"value", "count"}], "distinct": n}`);
 - class labels and booleans: the count of every value (labels with their names).
-DuckDB computes them over the memory-mapped table, so nothing is loaded into memory.
+Two passes over the memory-mapped files, a table of catalog.browse.STATS_ROWS rows at a time:
+the counts first (the bins need each column's min and max), then the pictures. Memory stays
+that of one such table, whatever the dataset's size.
 """
 
 import math
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from catalog import browse
 from catalog.viewer import source
-from catalog.viewer.query import quote
 
 BINS = 20
 # A string column with at most this many distinct values is shown as value counts.
@@ -27,17 +28,19 @@ LOW_CARDINALITY = 30
 def compute_column_stats(arrow_path):
     """{column: stats} for the saved dataset at arrow_path (see the module docstring)."""
     stats = browse.compute_column_stats(arrow_path)
-    table = source.read_table(arrow_path)
     features = source.features(arrow_path)
-    if not table.num_rows:
-        return stats
-    with duckdb.connect(":memory:") as con:
-        con.register("t", table)
-        for field in table.schema:
-            column = stats.get(field.name)
-            if column is None:
-                continue
-            column.update(pictures(con, field, features.get(field.name), column))
+    charts = None
+    for table in browse.iter_tables(arrow_path):
+        if charts is None:
+            charts = {}
+            for field in table.schema:
+                chart = chart_for(field, features.get(field.name), stats.get(field.name))
+                if chart is not None:
+                    charts[field.name] = chart
+        for name, chart in charts.items():
+            chart.add(table.column(name))
+    for name, chart in (charts or {}).items():
+        stats[name].update(chart.result())
     return stats
 
 
@@ -49,71 +52,119 @@ def needs_pictures(column_stats):
     )
 
 
-def pictures(con, field, feature, column):
-    name = quote(field.name)
+def chart_for(field, feature, column):
+    """The chart one column gets (None for none): value counts, a histogram, or both."""
+    if column is None:
+        return None
     labels = source.class_names(feature)
     if labels is not None:
-        counts = dict(con.execute(f"SELECT {name}, count(*) FROM t WHERE {name} IS NOT NULL GROUP BY 1").fetchall())
-        return {
-            "class_label": True,
-            "values": [
-                {"value": index, "label": label, "count": counts.get(index, 0)} for index, label in enumerate(labels)
-            ],
-        }
+        return LabelCounts(labels)
     if pa.types.is_boolean(field.type):
-        counts = dict(con.execute(f"SELECT {name}, count(*) FROM t WHERE {name} IS NOT NULL GROUP BY 1").fetchall())
-        return {"values": [{"value": value, "count": counts.get(value, 0)} for value in (True, False)]}
+        return BooleanCounts()
     if column.get("kind") == "number":
-        values = name
-        if pa.types.is_floating(field.type):
-            finite = f"{name} IS NOT NULL AND isfinite({name})"
-        else:
-            finite = f"{name} IS NOT NULL"
-        return {"histogram": histogram(con, values, finite, column.get("min"), column.get("max"), field.type)}
+        floating = pa.types.is_floating(field.type)
+        return Histogram(column.get("min"), column.get("max"), whole=not floating, finite_only=floating)
     if column.get("kind") == "string":
-        out = {
-            "histogram": histogram(
-                con, f"length({name})", f"{name} IS NOT NULL", column.get("length_min"), column.get("length_max")
-            )
-        }
-        distinct = con.execute(f"SELECT approx_count_distinct({name}) FROM t").fetchone()[0]
-        if distinct <= LOW_CARDINALITY * 2:
-            top = con.execute(
-                f"SELECT {name}, count(*) AS n FROM t WHERE {name} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?",
-                [LOW_CARDINALITY + 1],
-            ).fetchall()
-            if len(top) <= LOW_CARDINALITY:
-                out["values"] = [{"value": value, "count": count} for value, count in top]
-                out["distinct"] = len(top)
+        return StringChart(Histogram(column.get("length_min"), column.get("length_max"), whole=True))
+    return None
+
+
+def _counts(array):
+    """{value: count} of the non-null values of an Array or ChunkedArray."""
+    counted = pc.value_counts(array)
+    values, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
+    return {value: count for value, count in zip(values, counts) if value is not None}
+
+
+class LabelCounts:
+    def __init__(self, labels):
+        self.labels, self.counts = labels, {}
+
+    def add(self, column):
+        for value, count in _counts(column).items():
+            self.counts[value] = self.counts.get(value, 0) + count
+
+    def result(self):
+        values = [
+            {"value": index, "label": label, "count": self.counts.get(index, 0)}
+            for index, label in enumerate(self.labels)
+        ]
+        return {"class_label": True, "values": values}
+
+
+class BooleanCounts(LabelCounts):
+    def __init__(self):
+        super().__init__(None)
+
+    def result(self):
+        return {"values": [{"value": value, "count": self.counts.get(value, 0)} for value in (True, False)]}
+
+
+class Histogram:
+    """Equal-width bins between low and high (None without finite bounds).
+
+    Whole numbers with at most BINS distinct values between low and high get one bin per value.
+    """
+
+    def __init__(self, low, high, whole, finite_only=False):
+        self.finite_only = finite_only
+        self.bins = None
+        if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
+            return
+        if not (math.isfinite(low) and math.isfinite(high)):
+            return
+        if whole and high - low + 1 <= BINS:
+            self.bins, self.width = int(high - low + 1), 1
+        elif high == low:
+            self.bins, self.width = 1, 1
+        else:
+            self.bins, self.width = BINS, (high - low) / BINS
+        self.low, self.whole = low, whole
+        self.counts = [0] * self.bins
+
+    def add(self, column):
+        if self.bins is None:
+            return
+        values = column.drop_null().cast(pa.float64())
+        if self.finite_only:
+            values = values.filter(pc.is_finite(values))
+        if not len(values):
+            return
+        index = pc.floor(pc.divide(pc.subtract(values, self.low), self.width)).cast(pa.int64())
+        for bin_index, count in _counts(pc.min_element_wise(index, self.bins - 1)).items():
+            if 0 <= bin_index < self.bins:
+                self.counts[bin_index] += count
+
+    def result(self):
+        if self.bins is None:
+            return {"histogram": None}
+        # Edges are for labels and tooltips: six significant digits are plenty.
+        edges = [float(f"{self.low + i * self.width:.6g}") for i in range(self.bins + 1)]
+        if self.whole:
+            edges = [int(e) if e.is_integer() else e for e in edges]
+        return {"histogram": {"edges": edges, "counts": self.counts}}
+
+
+class StringChart:
+    """A histogram of the lengths in characters, and value counts while there are few distinct values."""
+
+    def __init__(self, lengths):
+        self.lengths = lengths
+        self.values = {}  # None once there are more than LOW_CARDINALITY distinct values
+
+    def add(self, column):
+        self.lengths.add(pc.utf8_length(column))
+        if self.values is None:
+            return
+        for value, count in _counts(column).items():
+            self.values[value] = self.values.get(value, 0) + count
+        if len(self.values) > LOW_CARDINALITY:
+            self.values = None
+
+    def result(self):
+        out = self.lengths.result()
+        if self.values is not None:
+            top = sorted(self.values.items(), key=lambda item: (-item[1], item[0]))
+            out["values"] = [{"value": value, "count": count} for value, count in top]
+            out["distinct"] = len(top)
         return out
-    return {}
-
-
-def histogram(con, expression, condition, low, high, arrow_type=None):
-    """Equal-width bins between low and high; {"edges", "counts"} or None without finite values."""
-    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
-        return None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None
-    whole = arrow_type is None or pa.types.is_integer(arrow_type)
-    if whole and high - low + 1 <= BINS:
-        # One bin per whole number: edges low, low+1, ..., high+1.
-        bins, width = int(high - low + 1), 1
-    elif high == low:
-        bins, width = 1, 1
-    else:
-        bins, width = BINS, (high - low) / BINS
-    rows = con.execute(
-        f"SELECT least(CAST(floor(({expression} - ?) / ?) AS BIGINT), ?) AS bin, count(*) "
-        f"FROM t WHERE {condition} GROUP BY bin",
-        [low, width, bins - 1],
-    ).fetchall()
-    counts = [0] * bins
-    for index, count in rows:
-        if index is not None and 0 <= index < bins:
-            counts[index] += count
-    # Edges are for labels and tooltips: six significant digits are plenty.
-    edges = [float(f"{low + i * width:.6g}") for i in range(bins + 1)]
-    if whole:
-        edges = [int(e) if e.is_integer() else e for e in edges]
-    return {"edges": edges, "counts": counts}
