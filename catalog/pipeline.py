@@ -182,8 +182,6 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
     between and during the build steps. The dataset becomes ready only after the complete Arrow
     folder is in place.
     """
-    import datasets
-
     from catalog.viewer import stats as viewer_stats
 
     dataset = run.dataset
@@ -202,9 +200,10 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
                 built = built.select(range(max_samples))
             run.check()
             building.save(built, temp)
+            features, rows = built.features, len(built)
             del built
             run.check()
-            return viewer_stats.compute_column_stats(temp)
+            return viewer_stats.compute_column_stats(temp), features, rows
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
@@ -217,19 +216,17 @@ def _build_and_publish(run, spec, files, max_samples, all_splits=None):
                     storage.remove_dataset_files(dataset.pk)
 
     try:
-        stats = run.call_stoppably(build)
+        stats, features, rows = run.call_stoppably(build)
         run.check()
         storage.publish_dir(temp, final)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    opened = datasets.load_from_disk(str(final))
-    features = [{"name": name, "type": describe_feature(feature)} for name, feature in opened.features.items()]
     run.transition(
         Status.READY,
         local_path=str(final),
-        total_samples=len(opened),
-        features=features,
+        total_samples=rows,
+        features=[{"name": name, "type": describe_feature(feature)} for name, feature in features.items()],
         column_stats=stats,
         size_on_disk=storage.folder_size(final),
         heartbeat_at=None,
