@@ -23,6 +23,8 @@ SIZES = {
     "capped": ({"rows": 200_000, "group": 20_000, "cap": 50_000}, {"rows": 1_000_000, "group": 50_000, "cap": 120_000}),
     "pages": ({"large": 10_000, "requests": 1}, {"large": 10_000, "requests": 5}),
     "relay": ({"seconds": 0.5}, {"seconds": 5.0}),
+    # Seconds of each window in which the real web and worker processes' CPU is read.
+    "idle": ({"seconds": 5.0}, {"seconds": 20.0}),
     "sockets": ({"count": 200}, {"count": 200}),
     "rows": ({"rows": 200_000, "requests": 40}, {"rows": 1_000_000, "requests": 200}),
     "viewer": ({"rows": 200_000}, {"rows": 1_000_000}),
@@ -40,7 +42,15 @@ def main(argv=None):
         parser.error("--repeat must be at least 3")
     hub, work = _setup.setup()
 
-    from bench import fetch_figures, live_figures, memory_figures, rows_figures, scale_figures, viewer_figures
+    from bench import (
+        fetch_figures,
+        idle_figures,
+        live_figures,
+        memory_figures,
+        rows_figures,
+        scale_figures,
+        viewer_figures,
+    )
 
     size = {name: quick if args.quick else full for name, (quick, full) in SIZES.items()}
     repeat = args.repeat
@@ -98,6 +108,7 @@ def main(argv=None):
             repeat, large=size["pages"]["large"], requests_each=size["pages"]["requests"]
         ),
         "relay": lambda: [scale_figures.relay_idle_cpu(repeat, seconds=size["relay"]["seconds"])],
+        "idle": lambda: idle_figures.idle_cpu(work, size["idle"]["seconds"]),
         "sockets": lambda: live_figures.sockets_at_once(size["sockets"]["count"], ["embedded", "redis"]),
         "rows": lambda: rows_figures.rows_api(size["rows"]["rows"], size["rows"]["requests"]),
         "viewer": lambda: viewer_figures.filtered_pages(size["viewer"]["rows"], repeat),

@@ -114,6 +114,6 @@ def relay_idle_cpu(repeat, datasets=10_000, seconds=2.0):
         check,
         [
             f"ours polls every {live.RELAY_INTERVAL} s (indexed MAX(updated_at), a count each second); "
-            "baseline: the previous relay, every row read every 0.5 s; web and worker processes are not measured"
+            "baseline: the previous relay, every row read every 0.5 s; the real processes: the idle group"
         ],
     )
