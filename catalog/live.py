@@ -20,9 +20,9 @@ import uuid
 import weakref
 from collections import deque
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels import DEFAULT_CHANNEL_LAYER
-from channels.db import database_sync_to_async
+from channels.db import aclose_old_connections, database_sync_to_async
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.signals import setting_changed
@@ -251,13 +251,15 @@ class DatabaseRelay:
         self.read_at = None  # when the last read of rows began (this process's clock)
         self.samples = {}  # id -> deque of (seconds, downloaded_bytes) while downloading
         self.failing = False
+        self.stopping = False  # the task has left its polling loop: attach() starts a new one
 
     async def attach(self, consumer):
         async with self.lock:
-            if self.task is None or self.task.done():
+            if self.task is None or self.task.done() or self.stopping:
                 # The baseline is read before the consumer reads its snapshot, so a change made
                 # between the two is sent (possibly twice, never lost).
                 await database_sync_to_async(self.start)()
+                self.stopping = False
                 self.task = self.loop.create_task(self.run())
             # Before the new task first runs (no await since create_task), so it sees a listener.
             self.listeners.add(consumer)
@@ -266,12 +268,16 @@ class DatabaseRelay:
         self.listeners.discard(consumer)
 
     async def run(self):
-        # Checked with no await between the check and returning, so attach() either sees this
-        # task still running or sees it done and starts a new one.
+        # Checked with no await between the check and setting self.stopping, so attach() either
+        # sees this task still polling or sees it stopping and starts a new one.
         while self.listeners:
             await asyncio.sleep(RELAY_INTERVAL)
             try:
-                changes = await database_sync_to_async(self.changes)()
+                # sync_to_async keeps the thread's database connection from one poll to the next:
+                # database_sync_to_async closes it around every call, and under
+                # DATABASE_CONN_MAX_AGE=0 (the default) each poll would open a new one, ten
+                # times the lookup's own CPU (2% of a core at ten polls a second).
+                changes = await sync_to_async(self.changes)()
                 layer = get_channel_layer()
                 for event, dataset_id, state, previous_status in changes:
                     for group in groups_for(dataset_id):
@@ -281,6 +287,10 @@ class DatabaseRelay:
                 if not self.failing:  # Once per streak, not twice a second.
                     logger.exception("Live relay could not read the datasets; trying again")
                 self.failing = True
+                await aclose_old_connections()  # a broken connection is opened afresh next time
+        self.stopping = True
+        # No connection is held while nobody listens.
+        await aclose_old_connections()
 
     # --- Reading the table (sync: run through database_sync_to_async) -------------------------
 
