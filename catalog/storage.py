@@ -153,9 +153,10 @@ def free_space():
 
 # --- Disk space ------------------------------------------------------------------------------
 
-# Peak disk use of a download as a multiple of its source bytes: the source files, the `datasets`
-# build cache and the Arrow copy saved from it are all there at once at the end of the build.
-# Measured: 3.6 for the test Hub's parquet split (Arrow is about 1.3 times the parquet bytes).
+# Peak disk use of a download as a multiple of its source bytes: the source files and the Arrow
+# files the build writes (about 1.3 times the parquet bytes; catalog.building.save moves them into
+# place), and for media columns a second Arrow copy that save_to_disk writes with the files
+# embedded: 3.6 measured for the test Hub's parquet split then. The largest case is the rule.
 BUILD_SPACE_FACTOR = 4
 
 
