@@ -106,3 +106,13 @@ def test_the_snapshot_follows_the_pages_filters_and_falls_back_to_the_first_page
     assert {s["status"] for s in failed} == {"failed"}
     # A query the page would refuse (400) gets the first page of everything rather than nothing.
     assert len(consumers.page_states("status=bogus", user)) == 25
+    # Page numbers as the page reads them: past the end or below 1, the last page; not a number, the first.
+    for page, expected in (("9", newest_first[50:]), ("0", newest_first[50:]), ("two", newest_first[:25])):
+        assert [s["id"] for s in consumers.page_states(f"page={page}", user)] == [str(pk) for pk in expected]
+
+
+def test_a_snapshot_of_a_page_that_exists_is_one_query(user, django_assert_num_queries):
+    # Hundreds of sockets may open at once: no COUNT before the page when the page is there.
+    add_datasets(60)
+    with django_assert_num_queries(1):
+        assert len(consumers.page_states("page=3", user)) == 10
