@@ -24,7 +24,6 @@ from django.http import QueryDict
 
 from catalog import filters, live, progress
 from catalog.accounts import permissions
-from catalog.models import Dataset
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +39,6 @@ def _states(user, queryset):
         permissions.dataset_for_user(user, progress.dataset_state(d))
         for d in queryset.defer("features", "column_stats")
     ]
-
-
-def _hidden_ids(user):
-    """Ids of the datasets this user may not see (others' personal ones), as the socket opens."""
-    return {str(pk) for pk in permissions.hidden_datasets(user).values_list("pk", flat=True)}
-
-
-def _can_see(user, dataset_id):
-    """True or False; None if the dataset is gone (deleted since the event was sent)."""
-    dataset = Dataset.objects.filter(pk=dataset_id).only("pk", "owner_id", "personal").first()
-    return None if dataset is None else permissions.can_view(user, dataset)
 
 
 def _page(queryset, size, number):
@@ -86,19 +74,12 @@ def page_states(query_string, user):
 class _LiveConsumer(AsyncJsonWebsocketConsumer):
     listening = False
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Who may see a dataset never changes after it is created: each id is looked up once.
-        self.visible, self.hidden = set(), set()
-
     async def subscribe(self, *groups):
         """Join groups (left again automatically on disconnect) and start the embedded relay.
 
         False if the channel layer (Redis) is unreachable: the socket is then accepted and closed
         with CLOSE_LIVE_PAUSED, so the page says live updates are paused and tries again later.
         """
-        # Before joining: a dataset created after this read arrives as an event and is looked up then.
-        self.hidden = await database_sync_to_async(_hidden_ids)(self.scope["user"])
         try:
             for group in groups:
                 await self.channel_layer.group_add(group, self.channel_name)
@@ -117,30 +98,17 @@ class _LiveConsumer(AsyncJsonWebsocketConsumer):
             live.stop_listening(self)
             self.listening = False
 
-    async def may_see(self, dataset_id, event):
-        """Whether this socket's user may hear about the dataset (each id is asked once).
-
-        A deleted dataset cannot be looked up any more: its deletion is passed on unless it is
-        known to be hidden (the page's status tabs count deletions of datasets the page never
-        showed); any other event about a dataset already gone is dropped, as it cannot be checked.
-        """
-        if dataset_id in self.hidden:
-            return False
-        if dataset_id in self.visible or event == "deleted":
-            return True
-        seen = await database_sync_to_async(_can_see)(self.scope["user"], dataset_id)
-        if seen is not None:
-            (self.visible if seen else self.hidden).add(dataset_id)
-        return bool(seen)
-
     async def dataset_event(self, message):
-        user, state = self.scope["user"], message["dataset"]
-        if not await self.may_see(state["id"], message["event"]):
+        """One update (catalog.live.event_message), passed on if this socket's user may hear it.
+
+        The message carries who may see the dataset (its audience, which never changes, so a
+        deletion is judged like any other event) and the client's frame already encoded, with
+        and without server paths: nothing here reads the database or encodes per socket.
+        """
+        user = self.scope["user"]
+        if not permissions.may_hear(user, message.get("audience")):
             return
-        out = {"event": message["event"], "dataset": permissions.dataset_for_user(user, state)}
-        if "previous_status" in message:
-            out["previous_status"] = message["previous_status"]
-        await self.send_json(out)
+        await self.send(text_data=message["text"] if permissions.can_see_server_paths(user) else message["public_text"])
 
 
 class DatasetListConsumer(_LiveConsumer):

@@ -14,6 +14,7 @@ broadcast() never raises: a broken live transport must not fail a download.
 """
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -67,13 +68,28 @@ def groups_for(dataset_id):
     return [ALL_DATASETS_GROUP, dataset_group(dataset_id)]
 
 
-def event_message(event, state, previous_status=None):
-    # "type" names the consumer method that handles it: dataset.event -> dataset_event().
-    message = {"type": "dataset.event", "event": event, "dataset": state}
+def event_message(event, state, previous_status=None, audience=None):
+    """The channel-layer message for one update, ready for every socket that may hear it.
+
+    The client's frame is encoded here, once per update, in its two versions: "text" as staff
+    see it and "public_text" without server paths (permissions.without_server_paths). A
+    consumer only picks one, so a burst to hundreds of sockets costs no serialization per socket
+    (and the in-memory layer's copy per socket copies two strings, not a nested state).
+    audience (permissions.audience()) lets each consumer decide who may hear it without a query.
+    """
+    from catalog.accounts import permissions
+
+    frame = {"event": event, "dataset": state}
     if previous_status:
         # On status and deleted events when known: a list page that shows only one page of
         # datasets needs it to keep its per-status counts right for datasets it never saw.
-        message["previous_status"] = str(previous_status)
+        frame["previous_status"] = str(previous_status)
+    public = dict(frame, dataset=permissions.without_server_paths(state))
+    # "type" names the consumer method that handles it: dataset.event -> dataset_event().
+    message = {"type": "dataset.event", "event": event, "id": str(state["id"])}
+    message["text"], message["public_text"] = json.dumps(frame), json.dumps(public)
+    if audience is not None:
+        message["audience"] = audience
     return message
 
 
@@ -114,7 +130,7 @@ class RedisChannelLayer(BaseRedisChannelLayer):
 # --- Sending (Redis) -----------------------------------------------------------------------
 
 
-def broadcast(event, dataset_id, state, previous_status=None):
+def broadcast(event, dataset_id, state, previous_status=None, audience=None):
     """Send one update to the dataset's group and to the all-datasets group. Never raises.
 
     Called synchronously (worker threads, sync views) by catalog.progress. Inside a transaction
@@ -126,7 +142,7 @@ def broadcast(event, dataset_id, state, previous_status=None):
         layer = get_channel_layer()
         if layer is None or isinstance(layer, InMemoryChannelLayer):
             return  # Embedded: the relay in the web process reads the change from the database.
-        groups, message = groups_for(dataset_id), event_message(event, state, previous_status)
+        groups, message = groups_for(dataset_id), event_message(event, state, previous_status, audience)
         transaction.on_commit(lambda: _send_now(groups, message, event, dataset_id))
     except Exception as exc:
         logger.warning("Live update %r for dataset %s not sent (%s: %s)", event, dataset_id, type(exc).__name__, exc)
@@ -244,6 +260,7 @@ class DatabaseRelay:
         self.task = None
         self.lock = asyncio.Lock()
         self.known = {}  # id -> (updated_at, status) as last sent
+        self.audiences = {}  # id -> permissions.audience(), for the messages (a deletion's too)
         self.cursor = None  # the newest updated_at seen in a read of rows
         self.newest = None  # MAX(updated_at) at the last poll, as the database gave it
         self.count = None  # COUNT(*) at its last reading
@@ -277,11 +294,11 @@ class DatabaseRelay:
                 # database_sync_to_async closes it around every call, and under
                 # DATABASE_CONN_MAX_AGE=0 (the default) each poll would open a new one, ten
                 # times the lookup's own CPU (2% of a core at ten polls a second).
-                changes = await sync_to_async(self.changes)()
+                messages = await sync_to_async(self.messages)()
                 layer = get_channel_layer()
-                for event, dataset_id, state, previous_status in changes:
+                for dataset_id, message in messages:
                     for group in groups_for(dataset_id):
-                        await layer.group_send(group, event_message(event, state, previous_status))
+                        await layer.group_send(group, message)
                 self.failing = False
             except Exception:
                 if not self.failing:  # Once per streak, not twice a second.
@@ -298,13 +315,18 @@ class DatabaseRelay:
         """Read the baseline: every row's (updated_at, status), once per start of the relay."""
         from django.utils import timezone
 
+        from catalog.accounts import permissions
         from catalog.models import Dataset
 
         self.read_at = timezone.now()
         self.newest = self.read_newest()
         self.count = self.read_count()
         self.count_due = time.monotonic() + RELAY_COUNT_EVERY
-        self.known = self.rows(Dataset.objects.all())
+        rows = Dataset.objects.order_by().values_list("pk", "updated_at", "status", "personal", "owner_id")
+        self.known, self.audiences = {}, {}
+        for pk, updated_at, status, personal, owner_id in rows:
+            self.known[str(pk)] = (updated_at, status)
+            self.audiences[str(pk)] = permissions.audience_of(personal, owner_id)
         self.cursor = max((updated_at for updated_at, _ in self.known.values()), default=None)
         self.samples = {}
 
@@ -338,6 +360,15 @@ class DatabaseRelay:
     def settled(self):
         """True when a read began more than LATE_COMMIT_WINDOW after the newest change: it saw every late commit."""
         return self.cursor is None or (self.read_at - self.cursor).total_seconds() > LATE_COMMIT_WINDOW
+
+    def messages(self):
+        """[(dataset_id, channel-layer message)] of the changes since the last call."""
+        out = []
+        for event, pk, state, previous_status in self.changes():
+            out.append((pk, event_message(event, state, previous_status, self.audiences.get(pk))))
+            if event == "deleted":
+                self.audiences.pop(pk, None)
+        return out
 
     def changes(self):
         """[(event, dataset_id, state, previous_status)] since the last call; updates self.known."""
@@ -375,6 +406,7 @@ class DatabaseRelay:
 
     def report(self, seen, gone):
         from catalog import progress
+        from catalog.accounts import permissions
         from catalog.models import Dataset
 
         changed = [pk for pk, row in seen.items() if self.known.get(pk) != row]
@@ -394,6 +426,7 @@ class DatabaseRelay:
                 out.append((event, pk, progress.dataset_state(dataset, rate, eta), previous_status))
                 # What was just sent, in case the row changed again since it was read.
                 self.known[pk] = (dataset.updated_at, dataset.status)
+                self.audiences[pk] = permissions.audience(dataset)
         for pk in gone:
             self.samples.pop(pk, None)
             before = self.known.pop(pk)

@@ -37,23 +37,26 @@ def dataset_state(dataset, bytes_per_second=None, eta_seconds=None):
     return state
 
 
-def _broadcast(event, dataset_id, state, previous_status=None):
+def _broadcast(event, dataset, state, previous_status=None):
     from catalog import live
+    from catalog.accounts import permissions
 
-    live.broadcast(event, str(dataset_id), state, previous_status=previous_status)
+    audience = permissions.audience(dataset)
+    live.broadcast(event, str(dataset.pk), state, previous_status=previous_status, audience=audience)
 
 
 def announce_created(dataset):
-    _broadcast("created", dataset.pk, dataset_state(dataset))
+    _broadcast("created", dataset, dataset_state(dataset))
 
 
 def announce_status(dataset, previous_status=None):
     # previous_status lets a list page that never saw this dataset move it between its status tabs.
-    _broadcast("status", dataset.pk, dataset_state(dataset), previous_status)
+    _broadcast("status", dataset, dataset_state(dataset), previous_status)
 
 
-def announce_deleted(dataset_id, previous_status=None):
-    _broadcast("deleted", dataset_id, {"id": str(dataset_id)}, previous_status)
+def announce_deleted(dataset, previous_status=None):
+    """dataset: the deleted record (its pk still set), whose audience decides who hears of it."""
+    _broadcast("deleted", dataset, {"id": str(dataset.pk)}, previous_status)
 
 
 class ProgressReporter:
@@ -135,4 +138,4 @@ class ProgressReporter:
                 self._stopped = True
             raise
         rate, eta = self.speed()
-        _broadcast("progress", self.dataset.pk, dataset_state(self.dataset, rate, eta))
+        _broadcast("progress", self.dataset, dataset_state(self.dataset, rate, eta))

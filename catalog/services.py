@@ -250,7 +250,7 @@ def delete(dataset):
     source.forget(storage.arrow_dir(dataset_id))
     # A worker still writing notices the record is gone and removes what it wrote after this.
     storage.remove_dataset_files(dataset_id)
-    progress.announce_deleted(dataset_id, previous_status=last_status)
+    progress.announce_deleted(dataset, previous_status=last_status)
 
 
 # --- Running downloads ------------------------------------------------------------------

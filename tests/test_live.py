@@ -6,6 +6,7 @@ Waits are bounded by the communicator's receive timeouts or by deadlines, never 
 """
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -14,13 +15,15 @@ import uuid
 import pytest
 import redis
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import InMemoryChannelLayer, channel_layers
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from channels_redis.core import RedisChannelLayer
-from django.db import transaction
+from django.db import connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from catalog import consumers, live, progress, services
+from catalog.accounts import permissions
 from catalog.models import Dataset
 from hfdatasets.asgi import application
 from tests.processes import free_port
@@ -337,7 +340,7 @@ def test_broadcast_leaves_no_connection_or_thread_behind(settings, transactional
         assert after <= before + 1
         for _ in range(31):  # every send arrived
             message = await asyncio.wait_for(receiver.receive(channel), timeout=5)
-            assert message["dataset"] == state
+            assert json.loads(message["text"])["dataset"] == state
         await receiver.flush()
 
     try:
@@ -594,6 +597,33 @@ async def crowd_connect(headers, count):
     results = await asyncio.gather(*(c.connect(timeout=60) for c in communicators))
     assert all(connected for connected, _ in results)
     return communicators
+
+
+def test_an_update_reaches_every_socket_without_a_query(redis_layer, session_headers, make_dataset):
+    # Who may hear it and the frame to send travel in the message: hundreds of sockets cost no
+    # lookup or encoding each (issue 13, sockets at once).
+    dataset = make_dataset()
+
+    async def body():
+        sockets = [await connect("/ws/datasets/", session_headers) for _ in range(3)]
+        for communicator in sockets:
+            assert (await next_event(communicator))["event"] == "snapshot"
+        state = await sync_to_async(progress.dataset_state)(dataset)
+        message = live.event_message("status", state, "pending", permissions.audience(dataset))
+        before = len(queries)
+        await get_channel_layer().group_send(live.ALL_DATASETS_GROUP, message)
+        for communicator in sockets:
+            got = await next_event(communicator)
+            assert got == {"event": "status", "dataset": state, "previous_status": "pending"}
+        assert queries.captured_queries[before:] == []
+        for communicator in sockets:
+            await communicator.disconnect()
+
+    # The consumers' database work runs on this thread (sync_to_async under async_to_sync): its
+    # own connection, not the proxy, which would name another one inside the event loop.
+    with CaptureQueriesContext(connections["default"]) as queries:
+        run(body)
+    assert len(queries) > 0  # the connects and snapshots were seen: the capture works
 
 
 async def status_arrives(communicator, status, timeout=30):

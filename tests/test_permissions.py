@@ -354,6 +354,16 @@ def test_unknown_socket_paths_are_refused_not_crashed(redis_layer, user, path):
     assert async_to_sync(_connects)(path, socket_headers(user)) is False
 
 
+def test_a_live_message_decides_who_hears_it_by_its_audience(user, other_user, staff_user, make_dataset):
+    personal = make_dataset(repo_id="acme/personal", personal=True)  # owned by `user`
+    shared = make_dataset(repo_id="acme/shared")
+    everyone = (user, other_user, staff_user)
+    assert [permissions.may_hear(who, permissions.audience(personal)) for who in everyone] == [True, False, True]
+    assert [permissions.may_hear(who, permissions.audience(shared)) for who in everyone] == [True, True, True]
+    # A message that does not say who may see its dataset reaches only staff, who see everything.
+    assert [permissions.may_hear(who, None) for who in everyone] == [False, False, True]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sockets_only_carry_datasets_the_user_may_see(redis_layer, user, other_user, settings):
     settings.HFD_IMPORT_ROOTS = []

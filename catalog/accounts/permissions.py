@@ -47,19 +47,30 @@ def visible_datasets(user, queryset=None):
     return queryset.filter(Q(personal=False) | Q(owner=user))
 
 
-def hidden_datasets(user):
-    """The datasets this user may not see (for a signed-in non-staff user: others' personal ones)."""
-    if not is_signed_in(user):
-        return Dataset.objects.all()
-    if user.is_staff:
-        return Dataset.objects.none()
-    return Dataset.objects.filter(personal=True).exclude(owner=user)
-
-
 def can_view(user, dataset):
+    return may_hear(user, audience(dataset))
+
+
+def audience(dataset):
+    """Who may see a dataset, as plain data a live message can carry (it never changes once created).
+
+    With it in the message, each socket decides without a database lookup of its own.
+    """
+    return audience_of(dataset.personal, dataset.owner_id)
+
+
+def audience_of(personal, owner_id):
+    """audience() from the two fields, for code that read them without the record."""
+    return {"personal": bool(personal), "owner_id": owner_id}
+
+
+def may_hear(user, audience):
+    """can_view() from a dataset's audience(); with none known, only staff (who see every dataset)."""
     if not is_signed_in(user):
         return False
-    return user.is_staff or not dataset.personal or dataset.owner_id == user.pk
+    if audience is None:
+        return user.is_staff
+    return user.is_staff or not audience["personal"] or audience["owner_id"] == user.pk
 
 
 # --- Changing datasets --------------------------------------------------------------------
@@ -93,6 +104,10 @@ def hide_paths(user, text):
     """Text with the data folder and the import folders replaced, for users who may not see paths."""
     if not text or can_see_server_paths(user):
         return text
+    return _without_paths(text)
+
+
+def _without_paths(text):
     replacements = [(str(settings.DATA_DIR), HIDDEN_DATA_DIR)]
     replacements += [(str(root), HIDDEN_IMPORT_DIR) for root in settings.HFD_IMPORT_ROOTS]
     # Longest first, so a folder inside another is replaced as a whole.
@@ -103,15 +118,18 @@ def hide_paths(user, text):
 
 def dataset_for_user(user, data):
     """A serialized dataset (API record or live state) as this user may see it: no server paths."""
-    if can_see_server_paths(user):
-        return data
+    return data if can_see_server_paths(user) else without_server_paths(data)
+
+
+def without_server_paths(data):
+    """A serialized dataset as every user who may not see server paths sees it (one copy serves them all)."""
     data = dict(data)
     if "local_path" in data:
         data["local_path"] = ""
     if isinstance(data.get("config"), dict):
         data["config"] = {key: value for key, value in data["config"].items() if key != "source_path"}
     if data.get("error_message"):
-        data["error_message"] = hide_paths(user, data["error_message"])
+        data["error_message"] = _without_paths(data["error_message"])
     return data
 
 
