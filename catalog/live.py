@@ -20,14 +20,14 @@ import time
 import uuid
 import weakref
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels import DEFAULT_CHANNEL_LAYER
-from channels.db import aclose_old_connections, database_sync_to_async
 from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
 from django.core.signals import setting_changed
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from redis.asyncio import BlockingConnectionPool
 
 logger = logging.getLogger(__name__)
@@ -214,6 +214,33 @@ def stop_listening(consumer):
 
 
 _current_relay = None
+_relay_executor = None
+
+
+async def _in_relay_thread(func):
+    """Run the relay's database work on a thread of its own, not on the web process's sync thread.
+
+    Every sync view, socket handshake (session, user) and snapshot of the web process queues on
+    that one thread: 200 sockets opening at once queue about half a second of work there, and a
+    poll behind them delayed every update by as much. The relay's thread is idle between polls
+    (its reads are one indexed lookup), so its updates wait for nothing but the CPU.
+
+    The thread keeps its database connection from one poll to the next: closing it around every
+    call (as database_sync_to_async does) would open a new one each poll under
+    DATABASE_CONN_MAX_AGE=0 (the default), ten times the lookup's own CPU. The relay closes it
+    after a failed poll and when it stops (close_old_connections, run here).
+    """
+    global _relay_executor
+    if _relay_executor is None:
+        _relay_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-relay")
+    call = asyncio.ensure_future(sync_to_async(func, thread_sensitive=False, executor=_relay_executor)())
+    try:
+        return await asyncio.shield(call)
+    except asyncio.CancelledError:
+        # The thread finishes the call anyway: wait for it, so no read outlives the event loop
+        # that asked for it (a test's, or daphne's at exit).
+        await asyncio.wait([call])
+        raise
 
 
 def _relay():
@@ -275,7 +302,7 @@ class DatabaseRelay:
             if self.task is None or self.task.done() or self.stopping:
                 # The baseline is read before the consumer reads its snapshot, so a change made
                 # between the two is sent (possibly twice, never lost).
-                await database_sync_to_async(self.start)()
+                await _in_relay_thread(self.start)
                 self.stopping = False
                 self.task = self.loop.create_task(self.run())
             # Before the new task first runs (no await since create_task), so it sees a listener.
@@ -285,31 +312,31 @@ class DatabaseRelay:
         self.listeners.discard(consumer)
 
     async def run(self):
-        # Checked with no await between the check and setting self.stopping, so attach() either
-        # sees this task still polling or sees it stopping and starts a new one.
-        while self.listeners:
-            await asyncio.sleep(RELAY_INTERVAL)
-            try:
-                # sync_to_async keeps the thread's database connection from one poll to the next:
-                # database_sync_to_async closes it around every call, and under
-                # DATABASE_CONN_MAX_AGE=0 (the default) each poll would open a new one, ten
-                # times the lookup's own CPU (2% of a core at ten polls a second).
-                messages = await sync_to_async(self.messages)()
-                layer = get_channel_layer()
-                for dataset_id, message in messages:
-                    for group in groups_for(dataset_id):
-                        await layer.group_send(group, message)
-                self.failing = False
-            except Exception:
-                if not self.failing:  # Once per streak, not twice a second.
-                    logger.exception("Live relay could not read the datasets; trying again")
-                self.failing = True
-                await aclose_old_connections()  # a broken connection is opened afresh next time
-        self.stopping = True
-        # No connection is held while nobody listens.
-        await aclose_old_connections()
+        try:
+            # Checked with no await between the check and setting self.stopping, so attach() either
+            # sees this task still polling or sees it stopping and starts a new one.
+            while self.listeners:
+                await asyncio.sleep(RELAY_INTERVAL)
+                try:
+                    messages = await _in_relay_thread(self.messages)
+                    layer = get_channel_layer()
+                    for dataset_id, message in messages:
+                        for group in groups_for(dataset_id):
+                            await layer.group_send(group, message)
+                    self.failing = False
+                except Exception:
+                    if not self.failing:  # Once per streak, not twice a second.
+                        logger.exception("Live relay could not read the datasets; trying again")
+                    self.failing = True
+                    await _in_relay_thread(close_old_connections)  # a broken one is opened afresh next time
+            self.stopping = True
+        finally:
+            # No connection is held while nobody listens (nor after the loop is gone: a cancel
+            # at its end lands here too).
+            self.stopping = True
+            await _in_relay_thread(close_old_connections)
 
-    # --- Reading the table (sync: run through database_sync_to_async) -------------------------
+    # --- Reading the table (sync: run through _in_relay_thread) -------------------------------
 
     def start(self):
         """Read the baseline: every row's (updated_at, status), once per start of the relay."""
