@@ -65,8 +65,12 @@ def page_states(query_string, user):
     """
     params = QueryDict(query_string)
     visible = permissions.visible_datasets(user)
-    chosen = filters.DatasetFilter(params, queryset=visible)
-    queryset = chosen.qs if chosen.is_valid() else visible.order_by(*filters.DEFAULT_ORDERING)
+    queryset = visible.order_by(*filters.DEFAULT_ORDERING)
+    # Without a filter or an ordering (the list page as it opens), that is what the FilterSet
+    # would give; building one (a form and copies of its filters) costs more than the page's query.
+    if any(name in params for name in filters.DatasetFilter.base_filters):
+        chosen = filters.DatasetFilter(params, queryset=visible)
+        queryset = chosen.qs if chosen.is_valid() else queryset
     rows = _page(queryset.defer("features", "column_stats"), filters.page_size(params), params.get("page"))
     return [permissions.dataset_for_user(user, progress.dataset_state(d)) for d in rows]
 
