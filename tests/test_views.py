@@ -13,6 +13,7 @@ from catalog import browse, storage
 from catalog.models import Dataset
 from catalog.templatetags import catalog_tags
 from tests import test_api
+from tests.fixtures import add_datasets
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +220,20 @@ def test_list_is_paginated(logged_in, make_dataset):
     # Filters are kept in the page links.
     filtered = logged_in.get("/?status=pending").content.decode()
     assert 'href="?status=pending&amp;page=2"' in filtered
+
+
+@pytest.mark.parametrize("query", ["", "status=ready", "status=failed", "status=failed&search=set-1", "source=local"])
+def test_list_page_count_is_that_of_the_filter(logged_in, query):
+    from django.http import QueryDict
+
+    from catalog import filters
+
+    add_datasets(60, prefix="count/")  # mixed statuses
+    page = logged_in.get("/?" + query)
+    assert page.status_code == 200
+    expected = filters.DatasetFilter(QueryDict(query), queryset=Dataset.objects.all()).qs.count()
+    assert page.context["page_obj"].paginator.count == expected
+    assert expected > 0 or "source" in query
 
 
 def test_list_empty_state(logged_in):
