@@ -109,7 +109,7 @@ def main(argv=None):
         ),
         "relay": lambda: [scale_figures.relay_idle_cpu(repeat, seconds=size["relay"]["seconds"])],
         "idle": lambda: idle_figures.idle_cpu(work, size["idle"]["seconds"]),
-        "sockets": lambda: live_figures.sockets_at_once(size["sockets"]["count"], ["embedded", "redis"]),
+        "sockets": lambda: live_figures.sockets_at_once(size["sockets"]["count"], ["embedded", "redis"], repeat),
         "rows": lambda: rows_figures.rows_api(size["rows"]["rows"], size["rows"]["requests"]),
         "viewer": lambda: viewer_figures.filtered_pages(size["viewer"]["rows"], repeat),
     }

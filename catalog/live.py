@@ -39,9 +39,11 @@ SEND_TIMEOUT = 2.0
 # After a failed send, broadcasts are skipped this long, so a dead Redis costs a download one
 # timeout every few seconds rather than one per progress update.
 RETRY_AFTER = 5.0
-# How often the embedded relay looks at the Dataset table: MAX(updated_at) from its index, a
-# lookup as cheap as a query gets, so often enough that a change arrives within ~0.1 s.
-RELAY_INTERVAL = 0.1
+# How often the embedded relay looks at the Dataset table while nothing changes: MAX(updated_at)
+# from its index, a lookup as cheap as a query gets. The first change after a quiet spell
+# arrives within 0.2 s, the ones after it within RELAY_BUSY_INTERVAL; idle, the polls cost the
+# web process about half a percent of a core (bench `--only idle`).
+RELAY_INTERVAL = 0.2
 # While changes come (until LATE_COMMIT_WINDOW after the last one, when each poll reads the recent
 # rows anyway), it looks twice as often: an update waits half as long for the next poll, and the
 # cost only comes while something happens, never while the catalog is idle.
