@@ -243,17 +243,27 @@ def iter_batches(arrow_path):
 STATS_ROWS = 64 * 1024
 
 
-def iter_tables(arrow_path, rows=STATS_ROWS):
-    """The data as tables of about `rows` rows (consecutive record batches, memory-mapped, not copied)."""
-    batches, count = [], 0
-    for batch in iter_batches(arrow_path):
-        batches.append(batch)
-        count += batch.num_rows
-        if count >= rows:
-            yield pa.Table.from_batches(batches)
-            batches, count = [], 0
-    if batches:
-        yield pa.Table.from_batches(batches)
+def read_file_table(file):
+    """One data file as a Table whose buffers point into a memory mapping of it (nothing is copied)."""
+    source = pa.memory_map(str(file))
+    # save_to_disk writes the IPC stream format; the file format is accepted too.
+    try:
+        return pa.ipc.open_stream(source).read_all()
+    except pa.ArrowInvalid:
+        source.seek(0)
+        return pa.ipc.open_file(source).read_all()
+
+
+def open_tables(arrow_path):
+    """Every data file of a saved dataset as a memory-mapped Table, in row order."""
+    return [read_file_table(file) for file in arrow_files(arrow_path)]
+
+
+def slices(tables, rows=STATS_ROWS):
+    """The rows of the tables, `rows` at a time (zero-copy slices)."""
+    for table in tables:
+        for offset in range(0, table.num_rows, rows):
+            yield table.slice(offset, rows)
 
 
 def column_kind(arrow_type):
@@ -317,8 +327,8 @@ def _finite(number):
     return number
 
 
-def compute_column_stats(arrow_path):
-    """Per-column statistics of the saved dataset at arrow_path, read one record batch at a time.
+def compute_column_stats(arrow_path, tables=None):
+    """Per-column statistics of the saved dataset at arrow_path, counted STATS_ROWS rows at a time.
 
     Returns {column: {"kind", "rows", "nulls", ...}} in column order, where numbers add
     "min", "max", "mean" and strings add "length_min", "length_max", "length_mean"
@@ -326,7 +336,8 @@ def compute_column_stats(arrow_path):
     Min, max and mean are null when a column has no non-null values.
     """
     stats = None
-    for table in iter_tables(arrow_path):
+    # tables: the folder's files already opened (open_tables), when the caller reads them again.
+    for table in slices(open_tables(arrow_path) if tables is None else tables):
         if stats is None:
             stats = {field.name: _ColumnStats(column_kind(field.type)) for field in table.schema}
         for field, column in zip(table.schema, table.columns):

@@ -20,15 +20,6 @@ _cache_lock = threading.Lock()
 CACHE_SIZE = 8
 
 
-def _read_file(path):
-    source = pa.memory_map(str(path))
-    try:
-        return pa.ipc.open_stream(source).read_all()
-    except pa.ArrowInvalid:
-        source.seek(0)
-        return pa.ipc.open_file(source).read_all()
-
-
 def data_folder(arrow_path):
     """The folder holding the data files: a saved DatasetDict shows its first split, as browse does."""
     path = Path(arrow_path)
@@ -44,7 +35,7 @@ def read_table(arrow_path):
     """Every data file of the saved dataset at arrow_path, memory-mapped and concatenated (no cache)."""
     arrow_path = data_folder(arrow_path)
     files = browse.arrow_files(arrow_path)
-    tables = [_read_file(file) for file in files]
+    tables = [browse.read_file_table(file) for file in files]
     if not tables:
         schema = browse._schema(arrow_path) or pa.schema([])
         return schema.empty_table()

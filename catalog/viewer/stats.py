@@ -27,10 +27,11 @@ LOW_CARDINALITY = 30
 
 def compute_column_stats(arrow_path):
     """{column: stats} for the saved dataset at arrow_path (see the module docstring)."""
-    stats = browse.compute_column_stats(arrow_path)
+    tables = browse.open_tables(arrow_path)  # opened once for both passes
+    stats = browse.compute_column_stats(arrow_path, tables)
     features = source.features(arrow_path)
     charts = None
-    for table in browse.iter_tables(arrow_path):
+    for table in browse.slices(tables):
         if charts is None:
             charts = {}
             for field in table.schema:
@@ -156,7 +157,11 @@ class StringChart:
         self.lengths.add(pc.utf8_length(column))
         if self.values is None:
             return
-        for value, count in _counts(column).items():
+        counted = pc.value_counts(column.drop_null())
+        if len(counted) > LOW_CARDINALITY:
+            self.values = None  # too many to show: not turned into Python objects
+            return
+        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
             self.values[value] = self.values.get(value, 0) + count
         if len(self.values) > LOW_CARDINALITY:
             self.values = None
