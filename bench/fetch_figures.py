@@ -146,7 +146,8 @@ def end_to_end(hub, work, shards, rows_per_shard, repeat):
         loaded = datasets.load_dataset(str(folder / "files"), split="train", cache_dir=str(folder / "cache"))
         loaded.save_to_disk(str(folder / "arrow"))
 
-    times = interleaved({"ours": ours, "baseline": baseline}, repeat, prepare)
+    # Under a second a run: five repetitions at least, after one untimed run of each.
+    times = interleaved({"ours": ours, "baseline": baseline}, max(repeat, 5), prepare, warmup=True)
     label, check = ratio_at_most(1.0)
     size = sum(len(b) for b in files.values())
     return Figure(
@@ -233,7 +234,7 @@ def arrow_build(hub, work, shards, rows_per_shard, repeat):
         loaded = datasets.load_dataset(str(source), split="train", cache_dir=str(out / "cache"))
         loaded.save_to_disk(str(out / "arrow"))
 
-    times = interleaved({"ours": ours, "baseline": baseline}, repeat, prepare)
+    times = interleaved({"ours": ours, "baseline": baseline}, max(repeat, 5), prepare, warmup=True)
     label, check = ratio_at_most(1.1)
     return Figure(
         "Arrow build vs load_dataset + save_to_disk",

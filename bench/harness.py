@@ -73,13 +73,19 @@ def fmt(value, unit):
     return f"{int(value)}{unit and ' ' + unit}"
 
 
-def interleaved(runs, repeat, prepare=None):
+def interleaved(runs, repeat, prepare=None, warmup=False):
     """{name: [seconds, ...]}: each callable in `runs` run `repeat` times, alternating which goes first.
 
     prepare(name), if given, runs untimed before each measurement (fresh folders, caches cleared).
+    warmup: each callable runs once untimed first, so that neither side's median carries the
+    imports and first-use costs of a cold process (for figures of a second or less).
     """
     times = {name: [] for name in runs}
     names = list(runs)
+    for name in names if warmup else ():
+        if prepare:
+            prepare(name)
+        runs[name]()
     for i in range(repeat):
         for name in names if i % 2 == 0 else reversed(names):
             if prepare:
