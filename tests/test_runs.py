@@ -90,10 +90,10 @@ def blocked_build(monkeypatch):
     reached, release = threading.Event(), threading.Event()
     real = browse.compute_column_stats
 
-    def waiting(path):
+    def waiting(*args, **kwargs):
         reached.set()
         release.wait(30)
-        return real(path)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(browse, "compute_column_stats", waiting)
     yield reached, release
