@@ -32,6 +32,14 @@ def parquet_shard(first_id, rows, row_group_size=None):
     return out.getvalue()
 
 
+def parquet_repo(hub, repo_id, shards, rows_per_shard):
+    """A repository of `shards` parquet shards of one train split (and a card) on the test Hub: its sha and files."""
+    files = {"README.md": b"---\nlicense: mit\n---\n# bench\n"}
+    for i in range(shards):
+        files[f"data/train-{i:05d}-of-{shards:05d}.parquet"] = parquet_shard(i * rows_per_shard, rows_per_shard)
+    return hub.add_repo(repo_id, files), files
+
+
 def random_files(count, size, prefix="data/part"):
     return {f"{prefix}-{i:05d}.bin": os.urandom(size) for i in range(count)}
 
@@ -110,6 +118,7 @@ def end_to_end(hub, work, shards, rows_per_shard, repeat):
     import datasets
     import huggingface_hub
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
     from django.core.cache import cache
     from rest_framework.test import APIClient
 
@@ -117,12 +126,7 @@ def end_to_end(hub, work, shards, rows_per_shard, repeat):
     from catalog.models import Dataset
 
     repo_id = "bench/e2e"
-    files = {"README.md": b"---\nlicense: mit\n---\n# bench\n"}
-    for i in range(shards):
-        files[f"data/train-{i:05d}-of-{shards:05d}.parquet"] = parquet_shard(i * rows_per_shard, rows_per_shard)
-    sha = hub.add_repo(repo_id, files)
-    from django.contrib.auth.models import Permission
-
+    sha, files = parquet_repo(hub, repo_id, shards, rows_per_shard)
     user = get_user_model().objects.create_user("bench-e2e")
     user.user_permissions.add(Permission.objects.get(content_type__app_label="catalog", codename="add_dataset"))
     client = APIClient()
@@ -201,7 +205,7 @@ def capped_bytes(hub, work, rows, row_group_size, cap):
 
 
 def arrow_build(hub, work, shards, rows_per_shard, repeat):
-    """The worker's build step (build, save_to_disk, column statistics) on downloaded files, vs by hand."""
+    """The worker's build step (build, building.save, column statistics) on downloaded files, vs by hand."""
     import datasets
     import huggingface_hub
 
@@ -210,10 +214,7 @@ def arrow_build(hub, work, shards, rows_per_shard, repeat):
     from catalog.viewer import stats as viewer_stats
 
     repo_id = "bench/build"
-    files = {"README.md": b"---\nlicense: mit\n---\n# build\n"}
-    for i in range(shards):
-        files[f"data/train-{i:05d}-of-{shards:05d}.parquet"] = parquet_shard(i * rows_per_shard, rows_per_shard)
-    sha = hub.add_repo(repo_id, files)
+    sha, _files = parquet_repo(hub, repo_id, shards, rows_per_shard)
     source = work / "build-source"
     huggingface_hub.snapshot_download(repo_id, repo_type="dataset", revision=sha, local_dir=source)
     plan = hub_module.plan(repo_id, sha, "", "train")

@@ -222,22 +222,6 @@ def arrow_files(arrow_path):
     return sorted(path.glob("*.arrow"))
 
 
-def iter_batches(arrow_path):
-    """Record batches of every data file, one at a time, memory-mapped."""
-    for file in arrow_files(arrow_path):
-        with pa.memory_map(str(file)) as source:
-            # save_to_disk writes the IPC stream format; the file format is accepted too.
-            try:
-                reader = pa.ipc.open_stream(source)
-            except pa.ArrowInvalid:
-                source.seek(0)
-                reader = pa.ipc.open_file(source)
-                for i in range(reader.num_record_batches):
-                    yield reader.get_batch(i)
-                continue
-            yield from reader
-
-
 # Rows handed to pyarrow.compute at once: builders write record batches of as few as 100 rows,
 # and a Python round per batch would cost more than the counting; this many stays small in memory.
 STATS_ROWS = 64 * 1024
@@ -351,12 +335,7 @@ def compute_column_stats(arrow_path, tables=None):
 
 def _schema(arrow_path):
     for file in arrow_files(arrow_path):
-        with pa.memory_map(str(file)) as source:
-            try:
-                return pa.ipc.open_stream(source).schema
-            except pa.ArrowInvalid:
-                source.seek(0)
-                return pa.ipc.open_file(source).schema
+        return read_file_table(file).schema
     # save_to_disk writes no data file for an empty dataset; its features are in dataset_info.json.
     info = Path(arrow_path) / "dataset_info.json"
     if info.is_file():

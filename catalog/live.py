@@ -319,8 +319,8 @@ class DatabaseRelay:
 
     async def run(self):
         try:
-            # Checked with no await between the check and setting self.stopping, so attach() either
-            # sees this task still polling or sees it stopping and starts a new one.
+            # Checked with no await between the check and setting self.stopping (first thing in
+            # finally), so attach() either sees this task still polling or sees it stopping and starts a new one.
             while self.listeners:
                 await asyncio.sleep(RELAY_INTERVAL if self.settled() else RELAY_BUSY_INTERVAL)
                 try:
@@ -335,7 +335,6 @@ class DatabaseRelay:
                         logger.exception("Live relay could not read the datasets; trying again")
                     self.failing = True
                     await _in_relay_thread(close_old_connections)  # a broken one is opened afresh next time
-            self.stopping = True
         finally:
             # No connection is held while nobody listens (nor after the loop is gone: a cancel
             # at its end lands here too).

@@ -70,11 +70,16 @@ def chart_for(field, feature, column):
     return None
 
 
-def _counts(array):
-    """{value: count} of the non-null values of an Array or ChunkedArray."""
-    counted = pc.value_counts(array)
-    values, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
-    return {value: count for value, count in zip(values, counts) if value is not None}
+def _counts(array, at_most=None):
+    """{value: count} of the non-null values of an Array or ChunkedArray.
+
+    None when there are more than `at_most` distinct values: they are then never turned into
+    Python objects (a text column of 64k distinct strings would be).
+    """
+    counted = pc.value_counts(array.drop_null())
+    if at_most is not None and len(counted) > at_most:
+        return None
+    return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
 
 
 class LabelCounts:
@@ -157,14 +162,12 @@ class StringChart:
         self.lengths.add(pc.utf8_length(column))
         if self.values is None:
             return
-        counted = pc.value_counts(column.drop_null())
-        if len(counted) > LOW_CARDINALITY:
-            self.values = None  # too many to show: not turned into Python objects
-            return
-        for value, count in zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()):
-            self.values[value] = self.values.get(value, 0) + count
-        if len(self.values) > LOW_CARDINALITY:
-            self.values = None
+        counted = _counts(column, at_most=LOW_CARDINALITY)
+        if counted is not None:
+            for value, count in counted.items():
+                self.values[value] = self.values.get(value, 0) + count
+        if counted is None or len(self.values) > LOW_CARDINALITY:
+            self.values = None  # more distinct values than a chart shows
 
     def result(self):
         out = self.lengths.result()
